@@ -1,0 +1,1 @@
+"""data layer (plain Python, no rclpy)."""

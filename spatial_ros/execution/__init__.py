@@ -1,0 +1,1 @@
+"""execution layer (plain Python, no rclpy)."""

@@ -1,0 +1,1 @@
+"""geometry layer (plain Python, no rclpy)."""

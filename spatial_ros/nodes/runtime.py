@@ -1,0 +1,58 @@
+"""Boilerplate every node shares: init, spin on a multi-threaded executor, clean shutdown."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import (
+    QoSDurabilityPolicy,
+    QoSHistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+
+def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads: int = 4) -> int:
+    """Runs one node until Ctrl-C / SIGTERM; returns a process exit code."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = None
+    try:
+        node = factory()
+        executor = MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+def qos_from_name(name: str, depth: int = 5) -> QoSProfile:
+    """Maps a parameter string to a QoS profile: ``sensor_data`` (best effort, the
+    realsense-ros default), ``reliable`` or ``latched`` (transient local)."""
+    if name == "sensor_data":
+        profile = QoSProfile(depth=depth)
+        profile.reliability = qos_profile_sensor_data.reliability
+        profile.durability = qos_profile_sensor_data.durability
+        profile.history = QoSHistoryPolicy.KEEP_LAST
+        return profile
+    if name == "reliable":
+        return QoSProfile(depth=depth, reliability=QoSReliabilityPolicy.RELIABLE,
+                          history=QoSHistoryPolicy.KEEP_LAST)
+    if name == "latched":
+        return QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                          durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+                          history=QoSHistoryPolicy.KEEP_LAST)
+    raise ValueError(f"unknown QoS '{name}': use sensor_data, reliable or latched")

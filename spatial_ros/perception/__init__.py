@@ -1,0 +1,1 @@
+"""perception layer (plain Python, no rclpy)."""

@@ -1,0 +1,1 @@
+"""sim layer (plain Python, no rclpy)."""
