@@ -16,9 +16,17 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
+from spatial_ros.nodes.dds_profile import use_large_shm_profile
+
 
 def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads: int = 4) -> int:
-    """Runs one node until Ctrl-C / SIGTERM; returns a process exit code."""
+    """Runs one node until Ctrl-C / SIGTERM; returns a process exit code.
+
+    Every node gets the large shared-memory Fast DDS profile (see ``dds_profile``): our
+    nodes publish 640x480 images, which default Fast DDS settings mostly drop between
+    processes.
+    """
+    use_large_shm_profile()
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = None
     try:

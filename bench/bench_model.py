@@ -1,0 +1,93 @@
+"""SpatialMamba inference latency per query on CPU (2 threads by default), fp32 vs bf16,
+Mamba-2 vs Mamba-1 backbone for the tiny preset, single query vs batch of 8.
+
+    .venv/bin/python bench/bench_model.py [--quick] [--threads 2] [--checkpoint DIR]
+
+Target: tiny <= 30 ms per query (whole predict(): preprocessing, model, grasp lifting) on
+2 CPU threads. Median and best of the repetitions are printed: on a shared machine the
+median is pessimistic (other processes compete for the same cores), the best is closer to
+what an idle machine does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from spatial_ros.geometry.intrinsics import Intrinsics
+from spatial_ros.model.checkpoint import build_model, default_checkpoint_dir, load_pretrained
+from spatial_ros.model.config import preset_config
+
+TARGET_MS = 30.0
+PROMPT = "pick up the red mug to the left of the blue bowl"
+
+
+def _frames(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rgb = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(n)]
+    depth = [rng.uniform(0.4, 1.5, (480, 640)).astype(np.float32) for _ in range(n)]
+    return rgb, depth
+
+
+def _time(fn, reps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(1e3 * (time.perf_counter() - t))
+    return statistics.median(times), min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", default=None, help="default: the shipped tiny checkpoint")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    reps = 10 if args.quick else 40
+    intr = Intrinsics(640, 480, 615.0, 615.0, 319.5, 239.5)
+    ck = args.checkpoint or default_checkpoint_dir()
+    try:
+        models = {"mamba2 (shipped)": load_pretrained(ck)}
+    except Exception as exc:  # a bench still measures speed with untrained weights
+        print(f"_checkpoint not loaded ({exc}); timing an untrained tiny model_\n")
+        models = {"mamba2": build_model(preset_config("tiny")).eval()}
+    models["mamba1 (same size)"] = build_model(
+        preset_config("tiny", backbone="mamba", state_size=16), init_text=False).eval()
+    rgb, depth = _frames(8)
+    rows = []
+    base = None
+    for name, model in models.items():
+        for dtype in ("float32", "bfloat16"):
+            if name.startswith("mamba1") and dtype == "bfloat16":
+                continue
+            med, best = _time(lambda m=model, d=dtype: m.predict(rgb[0], depth[0], intr, PROMPT,
+                                                                 dtype=d), reps)
+            model_ms = min(model.predict(rgb[0], depth[0], intr, PROMPT, dtype=dtype)
+                           .timings["model_ms"] for _ in range(5))
+            _, batch = _time(lambda m=model, d=dtype: m.predict_batch(rgb, depth, intr,
+                                                                      [PROMPT] * 8, dtype=d),
+                             max(3, reps // 4), warmup=1)
+            base = base or med
+            rows.append((name, dtype, med, best, model_ms, batch / 8, med / base))
+    print(f"SpatialMamba tiny, 640x480 RGB-D in, {args.threads} CPU threads, "
+          f"torch {torch.__version__}, {reps} repetitions\n")
+    print("| backbone | dtype | ms / query, median | best | model only (best) | "
+          "ms / query in a batch of 8 (best) | median vs mamba2 fp32 | <= 30 ms (median) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, dtype, med, best, model_ms, batch, ratio in rows:
+        ok = "yes" if med <= TARGET_MS else "no"
+        print(f"| {name} | {dtype} | {med:.1f} | {best:.1f} | {model_ms:.1f} | {batch:.1f} | "
+              f"{ratio:.2f}x | {ok} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Ground-truth 7-DoF grasps derived from an object's pose and shape.
+
+Convention (shared with ``spatial_ros.sim.robots.gripper``): the grasp frame's +z is the
+approach direction (into the object), the fingers close along +y, x = y × z. A top-down grasp
+approaches along world -z and closes across the object's narrower horizontal side, at the
+object's centre. A parallel-jaw grasp is symmetric under a half turn about the approach axis,
+so rotation errors take the smaller of the two (``grasp_rotation_error_deg``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
+from spatial_ros.geometry.rotations import geodesic_deg
+
+HALF_TURN_Z = np.diag([-1.0, -1.0, 1.0])
+
+
+@dataclass
+class Grasp:
+    position: np.ndarray  # metres
+    rotation: np.ndarray  # 3x3, columns = grasp x, y (closing), z (approach)
+    width: float  # opening needed, metres
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"position": [round(float(v), 5) for v in self.position],
+                "rotation": np.round(self.rotation, 6).tolist(), "width": round(self.width, 4)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Grasp:
+        return cls(np.asarray(d["position"], float), np.asarray(d["rotation"], float),
+                   float(d["width"]))
+
+
+def top_down_grasp(o: ObjectNode, max_width: float = 0.085, margin: float = 0.01
+                   ) -> Grasp | None:
+    """A top-down grasp in the base frame, or None when the object is not graspable or is
+    wider than the gripper opens on both horizontal sides."""
+    if not o.graspable:
+        return None
+    options = []
+    for i in (0, 1):
+        axis = o.rotation[:, i].copy()
+        axis[2] = 0.0
+        n = np.linalg.norm(axis)
+        if n < 0.3:  # that object axis points mostly up/down: not a horizontal side
+            continue
+        options.append((o.size[i], axis / n))
+    if not options:  # object lies on its side: close across its projected footprint
+        lo, hi = o.aabb
+        options = [((hi - lo)[0], np.array([1.0, 0.0, 0.0])),
+                   ((hi - lo)[1], np.array([0.0, 1.0, 0.0]))]
+    extent, y = min(options, key=lambda e: e[0])
+    width = float(extent) + margin
+    if width > max_width:
+        return None
+    z = np.array([0.0, 0.0, -1.0])
+    x = np.cross(y, z)
+    position = o.position.copy()
+    return Grasp(position, np.column_stack([x, y, z]), width)
+
+
+def to_camera(grasp: Grasp, g: SceneGraph) -> Grasp:
+    """The same grasp expressed in the camera optical frame."""
+    R = g.camera_pose[:3, :3]
+    return Grasp(g.to_camera(grasp.position[None])[0], R.T @ grasp.rotation, grasp.width)
+
+
+def grasp_rotation_error_deg(r_pred: np.ndarray, r_true: np.ndarray) -> float:
+    """Geodesic angle, the smaller over the gripper's half-turn symmetry about approach."""
+    return float(min(geodesic_deg(r_pred, r_true), geodesic_deg(r_pred, r_true @ HALF_TURN_Z)))

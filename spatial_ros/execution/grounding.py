@@ -1,0 +1,345 @@
+"""Grounding a step's words in the scene: where to grasp, where to put it down.
+
+Two grounders share one interface:
+- ``GroundTruthGrounder``: the sim world's object poses, read through the data layer's own
+  referring-expression parser and resolver (``data.parse`` / ``data.expressions``) on a
+  scene graph of the current physics state. It is the oracle the benchmark compares with.
+- ``PerceptionGrounder``: a fresh camera frame through ``perception.pipeline`` (the shipped
+  model or the geometric baseline) for every call: closed loop, nothing is remembered.
+
+"all the red objects" (``locate_all``): the ground-truth grounder lists every match; the
+perception grounder grounds "the red object" again on a fresh frame after every placement
+(repeated grounding), skipping results that already lie in the destination, until nothing
+new is found or the configured maximum is reached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from spatial_ros.data import expressions
+from spatial_ros.data.grasps import top_down_grasp
+from spatial_ros.data.parse import ParseError as RefParseError
+from spatial_ros.data.parse import parse as parse_ref
+from spatial_ros.data.placement import footprint_distance
+from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
+
+
+class GroundingError(RuntimeError):
+    """The phrase matches no object (or more than one) in the current frame."""
+
+
+@dataclass
+class Target:
+    """A grasp (pick) or a surface point to put something on (place), base frame."""
+
+    position: np.ndarray
+    rotation: np.ndarray | None = None  # grasp frame: z approach, y closing
+    width: float | None = None  # object width across the jaws
+    object_id: int | None = None
+    label: str = ""
+    confidence: float = 1.0
+    #: place targets: height of the surface the object will stand on, or rim to drop over.
+    surface_z: float | None = None
+    #: pick targets: where the object's underside is (to know how far below the TCP it hangs).
+    bottom_z: float | None = None
+    #: pick targets: other jaw orientations that also fit the object (tried when out of reach).
+    alternatives: list[np.ndarray] = field(default_factory=list)
+
+
+class Grounder(Protocol):
+    def locate(self, phrase: str) -> Target: ...
+
+    def locate_all(self, phrase: str, exclude: set[int]) -> list[Target]: ...
+
+    def place_target(self, relation: str, anchor: str, held_id: int | None) -> Target: ...
+
+
+PLACE_PROMPTS = {
+    "in": "Put it inside {a}",
+    "left_of": "Place it in the free spot to the left of {a}",
+    "right_of": "Place it in the free spot to the right of {a}",
+    "in_front_of": "Place it in the free spot in front of {a}",
+    "behind": "Place it in the free spot behind {a}",
+    "next_to": "Place it in the free spot to the right of {a}",
+}
+DIRECTIONS = ("left_of", "right_of", "in_front_of", "behind")
+
+
+def _singular(phrase: str) -> str:
+    words = phrase.split()
+    if words and words[-1].endswith(("xes", "ches", "shes")):  # boxes -> box
+        words[-1] = words[-1][:-2]
+    elif words and words[-1].endswith("s") and not words[-1].endswith("ss"):
+        words[-1] = words[-1][:-1]
+    return " ".join(words)
+
+
+def top_grasp_target(o: ObjectNode, max_width: float) -> Target | None:
+    """Top-down grasp at the object's centre, raised for tall objects so the fingers
+    hold its upper part without the palm touching it."""
+    g = top_down_grasp(o, max_width=max_width)
+    if g is None:
+        return None
+    pos = g.position.copy()
+    pos[2] = max(pos[2], o.top - 0.025)
+    alternatives = []
+    for i in (0, 1):  # closing across the object's other horizontal side, when it fits
+        y = o.rotation[:, i].copy()
+        y[2] = 0.0
+        if np.linalg.norm(y) > 0.3 and o.size[i] + 0.01 <= max_width:
+            y /= np.linalg.norm(y)
+            z = np.array([0.0, 0.0, -1.0])
+            alternatives.append(np.column_stack([np.cross(y, z), y, z]))
+    return Target(pos, g.rotation, g.width - 0.01, o.id, f"the {o.colour} {o.category}",
+                  bottom_z=o.bottom, alternatives=alternatives)
+
+
+SceneSource = Callable[[], SceneGraph]
+
+
+def world_scene(world, camera_pose_base: np.ndarray | None = None) -> SceneSource:
+    """Scene graphs of a ``spatial_ros.sim.world.World``'s current physics state."""
+    if camera_pose_base is None:  # the world's table camera: "left" as the camera sees it
+        from spatial_ros.sim.camera_mount import table_camera_pose
+
+        camera_pose_base = np.linalg.inv(world.base_pose) @ table_camera_pose(
+            world.cfg.camera, world.base_pose)
+
+    def scene() -> SceneGraph:
+        world.refresh()
+        base_inv = np.linalg.inv(world.base_pose)
+        nodes = []
+        for o in world.objects:
+            pose = base_inv @ o.pose
+            rot = np.eye(3) if o.category == "sphere" else pose[:3, :3]
+            nodes.append(ObjectNode(o.id, o.category, o.colour, o.size, pose[:3, 3], rot,
+                                    pixels=10_000, graspable=o.graspable,
+                                    is_container=o.is_container, name=o.name))
+        table_z = float(world.table_top_z - world.base_pose[2, 3])
+        return SceneGraph(nodes, camera_pose_base, 640, 480, table_height=table_z)
+    return scene
+
+
+def truth_scene(objects: list[dict], camera_pose_base: np.ndarray,
+                table_height: float) -> SceneGraph:
+    """A scene graph from the sim node's ``/sim/objects`` records (base frame)."""
+    from scipy.spatial.transform import Rotation
+
+    nodes = []
+    for o in objects:
+        rot = Rotation.from_quat(o["quat_xyzw"]).as_matrix()
+        if o["category"] == "sphere":
+            rot = np.eye(3)
+        nodes.append(ObjectNode(int(o["id"]), o["category"], o["colour"], tuple(o["size"]),
+                                np.asarray(o["position"], float), rot, pixels=10_000,
+                                graspable=bool(o["graspable"]),
+                                is_container=bool(o["is_container"]), name=o["name"]))
+    return SceneGraph(nodes, camera_pose_base, 640, 480, table_height=table_height)
+
+
+class GroundTruthGrounder:
+    """Resolves phrases on ground-truth scene graphs (sim world or /sim/objects)."""
+
+    def __init__(self, scene, max_width: float = 0.08, gap: float = 0.03) -> None:
+        # a World is accepted directly for convenience
+        self.scene: SceneSource = scene if callable(scene) else world_scene(scene)
+        self.max_width = max_width
+        self.gap = gap
+
+    def graph(self) -> SceneGraph:
+        return self.scene()
+
+    def _resolve(self, phrase: str, g: SceneGraph) -> list[ObjectNode]:
+        try:
+            ref = parse_ref(phrase)
+        except RefParseError as exc:
+            raise GroundingError(f"cannot read '{phrase}': {exc}") from exc
+        if not isinstance(ref, expressions.Ref):
+            raise GroundingError(f"'{phrase}' names a place, not an object")
+        return expressions.resolve(ref, g)
+
+    def locate(self, phrase: str) -> Target:
+        g = self.graph()
+        found = self._resolve(phrase, g)
+        if len(found) != 1:
+            raise GroundingError(f"'{phrase}' matches {len(found)} objects "
+                                 f"{[o.name for o in found]}")
+        t = top_grasp_target(found[0], self.max_width)
+        if t is None:
+            raise GroundingError(f"'{phrase}' ({found[0].name}) cannot be grasped top-down")
+        return t
+
+    def locate_all(self, phrase: str, exclude: set[int]) -> list[Target]:
+        g = self.graph()
+        found = [o for o in self._resolve(_singular(phrase), g) if o.graspable]
+        targets = [top_grasp_target(o, self.max_width) for o in found if o.id not in exclude]
+        return [t for t in targets if t is not None]
+
+    def place_target(self, relation: str, anchor: str, held_id: int | None) -> Target:
+        g = self.graph()
+        found = [o for o in self._resolve(anchor, g) if o.id != held_id]
+        if len(found) != 1:
+            raise GroundingError(f"place anchor '{anchor}' matches {len(found)} objects")
+        a = found[0]
+        held = next((o for o in g.objects if o.id == held_id), None)
+        if relation == "in":
+            # lower the object half its height below the rim: a shorter, gentler drop
+            h = held.height if held is not None else 0.0
+            return Target(self._free_inside(g, a, held), object_id=a.id, label=a.name,
+                          surface_z=max(a.bottom + 0.008, a.top - 0.5 * h))
+        if relation == "on":
+            return Target(a.position.copy(), object_id=a.id, label=a.name, surface_z=a.top)
+        return self._beside(g, a, held, relation)
+
+    def _free_inside(self, g: SceneGraph, a: ObjectNode, held: ObjectNode | None
+                     ) -> np.ndarray:
+        """Where in the container's opening to drop: into an empty one at the end of its
+        long axis nearer the robot (leaving room for more), else the point farthest from
+        the footprints of what already lies in it."""
+        inside = [o for o in g.objects if o.id not in (a.id, getattr(held, "id", None))
+                  and np.all(np.abs((a.rotation.T @ (o.position - a.position))[:2])
+                             < np.asarray(a.size[:2]) / 2)]
+        half_held = 0.5 * max(held.size[:2]) if held is not None else 0.025
+        margin = np.maximum(np.asarray(a.size[:2]) / 2 - half_held - 0.012, 0.0)
+        if not inside:
+            long_axis = int(np.argmax(a.size[:2]))
+            local = np.zeros(3)
+            local[long_axis] = margin[long_axis]
+            ends = [a.position + a.rotation @ local, a.position - a.rotation @ local]
+            return min(ends, key=lambda p: float(np.linalg.norm(p[:2])))
+        grid = np.linspace(-1.0, 1.0, 9)
+        best, best_d = a.position.copy(), -np.inf
+        for u in grid:
+            for v in grid:
+                if a.category == "bowl" and np.hypot(u, v) > 1.0:
+                    continue
+                p = a.position + a.rotation @ np.array([u * margin[0], v * margin[1], 0.0])
+                d = min(float(footprint_distance(p[:2], o)) for o in inside)
+                if d > best_d:
+                    best, best_d = p, d
+        return best
+
+    def _beside(self, g: SceneGraph, a: ObjectNode, held: ObjectNode | None,
+                relation: str) -> Target:
+        right, fwd = g.view_axes("camera")
+        dirs = {"left_of": -right, "right_of": right, "in_front_of": -fwd, "behind": fwd}
+        options = [relation] if relation in dirs else list(DIRECTIONS)
+        half_held = 0.5 * max(held.size[:2]) if held is not None else 0.03
+        others = [o for o in g.objects if o.id not in (a.id, getattr(held, "id", None))]
+        best = None
+        for name in options:
+            d = dirs[name]
+            extent = float(np.abs((a.corners()[:, :2] - a.position[:2]) @ d[:2]).max())
+            for extra in (0.0, 0.03, 0.06):
+                p = a.position.copy()
+                p[:2] += d[:2] * (extent + half_held + self.gap + extra)
+                p[2] = g.table_height
+                clear = min((np.linalg.norm(o.position[:2] - p[:2]) - 0.5 * max(o.size[:2])
+                             for o in others), default=1.0)
+                if best is None or clear > best[0]:
+                    best = (clear, p)
+                if clear > half_held + 0.02:
+                    break
+            if best[0] > half_held + 0.02 and relation in dirs:
+                break
+        return Target(best[1], object_id=a.id, label=a.name, surface_z=g.table_height)
+
+
+FrameSource = Callable[[], tuple]  # () -> (rgb, depth_m, intrinsics, CameraToBase)
+
+
+def pipeline_asker(pipeline, frames: FrameSource) -> Callable[[str], object]:
+    """``ask(prompt)`` running ``perception.pipeline`` in-process on a fresh frame."""
+    def ask(prompt: str):
+        rgb, depth_m, intr, ext = frames()
+        return pipeline.run(rgb, depth_m, intr, prompt, extrinsics=ext)
+    return ask
+
+
+class PerceptionGrounder:
+    """Asks perception about a fresh frame for every question. ``ask(prompt)`` returns a
+    ``PerceptionResult``: in-process (``pipeline_asker``) or through the perception node."""
+
+    def __init__(self, ask: Callable[[str], object], table_height: float = 0.0,
+                 min_confidence: float = 0.0, max_width: float = 0.08) -> None:
+        self.ask_fn = ask
+        self.table_height = table_height
+        self.min_confidence = min_confidence
+        self.max_width = max_width
+        self.frame_retries = 3
+        self.retry_wait = 1.0
+        self.last_results: list = []
+
+    def _ask(self, prompt: str):
+        for attempt in range(self.frame_retries + 1):
+            res = self.ask_fn(prompt)
+            # no frame yet / a stale frame is transient: ask again a moment later
+            if res is None or res.ok or "frame" not in (res.error or ""):
+                break
+            if attempt < self.frame_retries:
+                time.sleep(self.retry_wait)
+        if res is None:
+            raise GroundingError(f"perception gave no answer to '{prompt}'")
+        self.last_results.append(res)
+        if not res.ok:
+            raise GroundingError(f"perception could not ground '{prompt}': {res.error}")
+        if res.confidence is not None and res.confidence < self.min_confidence:
+            raise GroundingError(f"perception is unsure about '{prompt}' "
+                                 f"(confidence {res.confidence:.2f})")
+        if res.point_base is None:
+            raise GroundingError(f"perception answered '{prompt}' without a base-frame point "
+                                 "(no camera->base extrinsics?)")
+        return res
+
+    def locate(self, phrase: str) -> Target:
+        from scipy.spatial.transform import Rotation
+
+        res = self._ask(f"Pick up {phrase}")
+        if res.grasp_base is not None:
+            pos = np.asarray(res.grasp_base.position, dtype=float)
+            rot = Rotation.from_quat(res.grasp_base.quaternion_xyzw).as_matrix()
+            width = float(min(res.grasp_base.width_m, self.max_width))
+        else:
+            pos = np.asarray(res.point_base, dtype=float)
+            rot, width = np.column_stack([[0, 1, 0], [1, 0, 0], [0, 0, -1]]).astype(float), None
+        # a visible-surface point of a resting object: grasp no lower than just above table
+        pos[2] = max(pos[2], self.table_height + 0.015)
+        return Target(pos, _top_down(rot), width, None, phrase, float(res.confidence or 0.0),
+                      bottom_z=self.table_height)
+
+    def locate_all(self, phrase: str, exclude: set[int]) -> list[Target]:
+        try:
+            return [self.locate("the " + _singular(phrase))]
+        except GroundingError:
+            return []
+
+    def place_target(self, relation: str, anchor: str, held_id: int | None) -> Target:
+        if relation == "on":
+            res = self._ask(f"Point to {anchor}")
+            p = np.asarray(res.point_base, dtype=float)
+            return Target(p, label=anchor, surface_z=float(p[2]),
+                          confidence=float(res.confidence or 0.0))
+        res = self._ask(PLACE_PROMPTS[relation].format(a=anchor))
+        p = np.asarray(res.point_base, dtype=float)
+        surface = float(p[2]) + (0.06 if relation == "in" else 0.0)
+        if relation != "in":
+            surface = max(surface, self.table_height)
+        return Target(p, label=anchor, surface_z=surface, confidence=float(res.confidence or 0))
+
+
+def _top_down(rot: np.ndarray) -> np.ndarray:
+    """Keeps the predicted jaw direction but makes the approach exactly vertical: the
+    skills approach from above, and a tilted predicted approach would only add error."""
+    y = np.asarray(rot, dtype=float)[:, 1].copy()
+    y[2] = 0.0
+    if np.linalg.norm(y) < 1e-6:
+        y = np.array([0.0, 1.0, 0.0])
+    y /= np.linalg.norm(y)
+    z = np.array([0.0, 0.0, -1.0])
+    return np.column_stack([np.cross(y, z), y, z])

@@ -1,0 +1,228 @@
+"""Pick, place and home as MoveIt Task Constructor-style stage lists, and their execution.
+
+pick  = open gripper -> move to pre-grasp -> Cartesian approach along the grasp axis
+        -> close -> Cartesian lift
+place = move above target -> Cartesian lower -> open -> Cartesian retreat
+home  = joint move to the robot's home configuration
+
+Stages are plain data (what to do, where); ``SkillExecutor`` plans each with our planner
+(or the backend's own, for MoveIt), lets the backend run it (the envelope checks again
+there), and reports which stage failed and why. Grasp frames follow the gripper
+convention: +z approaches into the object, the fingers close along +y.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.execution.backends.base import Backend
+from spatial_ros.execution.config import ExecutorConfig
+from spatial_ros.execution.planner import MotionPlanner, PlanningError
+from spatial_ros.execution.safety import EnvelopeViolation
+
+HALF_TURN_Z = np.diag([-1.0, -1.0, 1.0])
+UP = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str  # "gripper" | "move" | "cartesian" | "joints"
+    pose: np.ndarray | None = None  # 4x4 TCP pose, base frame
+    width: float | None = None
+    joints: np.ndarray | None = None
+    #: contact may stop this move short (approach onto, or lowering into, clutter): go on.
+    may_stop_short: bool = False
+    #: nothing in the hand and nothing below: a free move may replace the straight line.
+    free_fallback: bool = False
+
+
+@dataclass
+class SkillResult:
+    ok: bool
+    skill: str
+    stage: str = ""
+    reason: str = ""
+    grasp_width: float | None = None  # measured after closing (pick only)
+    stages_done: list[str] = field(default_factory=list)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.reason == "cancelled"
+
+
+def tilted(rotation: np.ndarray, tilt: float, away: np.ndarray) -> np.ndarray:
+    """``rotation`` with its approach (z) leaned by ``tilt`` rad about its closing axis (y,
+    made horizontal) towards the horizontal direction ``away``."""
+    if tilt == 0.0:
+        return rotation
+    y = np.array([rotation[0, 1], rotation[1, 1], 0.0])
+    y /= max(np.linalg.norm(y), 1e-9)
+    h = np.cross(y, UP)
+    if np.dot(h, away) < 0:
+        h = -h
+    z = -np.cos(tilt) * UP + np.sin(tilt) * h
+    return np.column_stack([np.cross(y, z), y, z])
+
+
+def _shift(pose: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    out = pose.copy()
+    out[:3, 3] = pose[:3, 3] + offset
+    return out
+
+
+def pick_stages(grasp_pose: np.ndarray, open_width: float, close_width: float,
+                cfg: ExecutorConfig) -> list[Stage]:
+    approach = grasp_pose[:3, 2]
+    pre = _shift(grasp_pose, -approach * cfg.motion.approach_distance)
+    lift = _shift(grasp_pose, UP * cfg.motion.lift_distance)
+    return [Stage("open gripper", "gripper", width=open_width),
+            Stage("move to pre-grasp", "move", pose=pre),
+            Stage("approach", "cartesian", pose=grasp_pose, may_stop_short=True),
+            Stage("close gripper", "gripper", width=close_width),
+            Stage("lift", "cartesian", pose=lift)]
+
+
+def place_stages(release_pose: np.ndarray, cfg: ExecutorConfig,
+                 release_width: float | None = None) -> list[Stage]:
+    above = _shift(release_pose, UP * cfg.motion.place_hover)
+    retreat = _shift(release_pose, -release_pose[:3, 2] * cfg.motion.retreat_distance)
+    return [Stage("move above target", "move", pose=above),
+            Stage("lower", "cartesian", pose=release_pose, may_stop_short=True),
+            Stage("open gripper", "gripper", width=release_width or cfg.gripper.open_width),
+            Stage("retreat", "cartesian", pose=retreat, free_fallback=True)]
+
+
+def home_stages(home_q: np.ndarray) -> list[Stage]:
+    return [Stage("move home", "joints", joints=np.asarray(home_q, dtype=float))]
+
+
+class SkillExecutor:
+    """Runs stage lists on one backend; every motion passes the planner's and the
+    backend's envelope checks."""
+
+    def __init__(self, cfg: ExecutorConfig, planner: MotionPlanner, backend: Backend) -> None:
+        self.cfg = cfg
+        self.planner = planner
+        self.backend = backend
+
+    # ---- grasp selection -------------------------------------------------------------
+    def best_grasp_rotation(self, rotation: np.ndarray, position: np.ndarray,
+                            alternatives: list[np.ndarray] = ()) -> np.ndarray:
+        """Of the two symmetric jaw orientations, the one the wrist reaches with less turn;
+        when neither is reachable top-down (short arms, e.g. G1), the approach is tilted
+        by ``motion.grasp_tilts`` (radians) until grasp and pre-grasp both solve."""
+        return self.reachable_rotation(
+            rotation, position, lambda pose: -pose[:3, 2] * self.cfg.motion.approach_distance,
+            symmetric=True, alternatives=alternatives)
+
+    def reachable_rotation(self, rotation: np.ndarray, position: np.ndarray, offset,
+                           symmetric: bool, alternatives: list[np.ndarray] = ()
+                           ) -> np.ndarray:
+        """A rotation near ``rotation`` for which the pose at ``position`` and the pose
+        shifted by ``offset(pose)`` both have IK solutions (else ``rotation`` unchanged).
+        Tilts turn the approach about the jaws' closing axis, leaning away from the base."""
+        q0 = self.backend.joint_positions()
+        groups = [[b @ f for f in (np.eye(3), HALF_TURN_Z)] if symmetric else [b]
+                  for b in (rotation, *alternatives)]
+        away = np.array([position[0], position[1], 0.0])
+        for tilt in self.cfg.motion.grasp_tilts:
+            for options in groups:  # the preferred jaw direction first
+                best, best_cost = None, np.inf
+                for r in options:
+                    pose = np.eye(4)
+                    pose[:3, :3], pose[:3, 3] = tilted(r, tilt, away), position
+                    other = pose.copy()
+                    other[:3, 3] += offset(pose)
+                    # the order the stages run: free move to ``other``, then the line
+                    q_other = self.planner.kin.solve(other, q0)
+                    if q_other is None:
+                        continue
+                    q = self.planner.kin.solve(pose, q_other)
+                    if q is None:
+                        continue
+                    cost = float(np.sum(np.abs(q_other - q0)))
+                    if cost < best_cost:
+                        best, best_cost = pose[:3, :3], cost
+                if best is not None:
+                    return best
+        return rotation
+
+    # ---- skills ----------------------------------------------------------------------
+    def pick(self, grasp_pose: np.ndarray, object_width: float | None,
+             cancel: threading.Event) -> SkillResult:
+        g = self.cfg.gripper
+        open_w = g.open_width
+        if object_width is not None:
+            open_w = float(np.clip(object_width + 0.03, g.closed_width, g.open_width))
+        stages = pick_stages(grasp_pose, open_w, g.closed_width, self.cfg)
+        result = self.run("pick", stages, cancel)
+        if not result.ok:
+            return result
+        width = self.backend.gripper_width()
+        result.grasp_width = width
+        # jaws far narrower than the object: they slid off it or closed on something else
+        min_width = max(g.min_holding_width, 0.5 * object_width if object_width else 0.0)
+        if width < min_width:
+            return SkillResult(False, "pick", "close gripper",
+                               f"grasp failed: the jaws closed to {width * 1000:.1f} mm "
+                               f"(holding needs >= {min_width * 1000:.1f} mm)", width,
+                               result.stages_done)
+        return result
+
+    def place(self, release_pose: np.ndarray, cancel: threading.Event,
+              object_width: float | None = None) -> SkillResult:
+        """Opens only a little wider than the object (when its width is known) so the
+        fingers do not sweep into a container's walls or neighbouring objects."""
+        pose = release_pose.copy()
+        pose[:3, :3] = self.reachable_rotation(
+            release_pose[:3, :3], release_pose[:3, 3],
+            lambda _p: UP * self.cfg.motion.place_hover, symmetric=False)
+        g = self.cfg.gripper
+        release_width = None if object_width is None else float(
+            np.clip(object_width + 0.025, g.closed_width, g.open_width))
+        return self.run("place", place_stages(pose, self.cfg, release_width), cancel)
+
+    def home(self, cancel: threading.Event) -> SkillResult:
+        return self.run("home", home_stages(self.planner.kin.home), cancel)
+
+    def run(self, skill: str, stages: list[Stage], cancel: threading.Event) -> SkillResult:
+        done: list[str] = []
+        for stage in stages:
+            if cancel.is_set():
+                return SkillResult(False, skill, stage.name, "cancelled", stages_done=done)
+            try:
+                outcome = self._stage(stage, cancel)
+            except (PlanningError, EnvelopeViolation) as exc:
+                return SkillResult(False, skill, stage.name, str(exc), stages_done=done)
+            if not outcome.ok and not (stage.may_stop_short and
+                                       outcome.reason.startswith("goal not reached")):
+                return SkillResult(False, skill, stage.name, outcome.reason, stages_done=done)
+            done.append(stage.name)
+        return SkillResult(True, skill, stages_done=done)
+
+    def _stage(self, stage: Stage, cancel: threading.Event):
+        if stage.kind == "gripper":
+            return self.backend.set_gripper(stage.width, cancel)
+        q0 = self.backend.joint_positions()
+        traj = None
+        if stage.kind in ("move", "cartesian"):
+            traj = self.backend.plan_to_pose(q0, stage.pose, stage.kind == "cartesian")
+            if traj is None:
+                if stage.kind == "move":
+                    traj = self.planner.pose_move(q0, stage.pose, stage.name)
+                else:
+                    try:
+                        traj = self.planner.cartesian_move(q0, stage.pose, stage.name)
+                    except PlanningError:
+                        if not stage.free_fallback:
+                            raise
+                        traj = self.planner.pose_move(q0, stage.pose, stage.name)
+        elif stage.kind == "joints":
+            traj = self.planner.joint_move(q0, stage.joints, stage.name)
+        else:
+            raise ValueError(f"unknown stage kind {stage.kind!r}")
+        return self.backend.execute(traj, cancel)

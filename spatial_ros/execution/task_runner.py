@@ -1,0 +1,299 @@
+"""Runs a (possibly multi-step) instruction: parse, then ground -> act -> check per step.
+
+Closed loop: every step is grounded on a fresh frame (the grounder never caches), so a
+step sees the world the previous step left. A failed grasp is retried once (re-grounded
+on a new frame); any other failure, or a second failed grasp, stops the arm where it is
+and reports the step and the reason. Status updates go to ``on_status`` as dicts
+(task id, step index and text, state, error) for the node to publish.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spatial_ros.execution.assembly import ArmStack
+from spatial_ros.execution.grounding import Grounder, GroundingError, Target
+from spatial_ros.execution.outcome import NullObserver, Observer
+from spatial_ros.execution.planner import PlanningError
+from spatial_ros.execution.safety import EnvelopeViolation
+from spatial_ros.execution.task_parser import ParseError, Step, parse_task
+
+DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
+HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
+
+
+@dataclass
+class TaskReport:
+    task_id: str
+    instruction: str
+    state: str = RUNNING
+    steps: list[str] = field(default_factory=list)
+    completed: int = 0
+    failed_step: str = ""
+    error: str = ""
+    retries: int = 0
+    placed: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == DONE
+
+
+class StepFailed(RuntimeError):
+    def __init__(self, reason: str, grasp_failure: bool = False) -> None:
+        super().__init__(reason)
+        self.grasp_failure = grasp_failure
+
+
+class TaskRunner:
+    def __init__(self, stack: ArmStack | list[ArmStack], grounder: Grounder,
+                 observer: Observer | None = None,
+                 on_status: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.stacks = list(stack) if isinstance(stack, list | tuple) else [stack]
+        if not self.stacks or any(s.skills is None for s in self.stacks):
+            raise ValueError("every arm stack needs a backend attached")
+        stack = self.stack = self.stacks[0]  # the arm in use (two-armed robots switch)
+        self.grounder = grounder
+        self.observer = observer or NullObserver()
+        self.on_status = on_status or (lambda _s: None)
+        self.cfg = stack.cfg
+        self.settle_time = 0.3
+        self.held: Target | None = None
+        self.held_pose: np.ndarray | None = None
+        self._report: TaskReport | None = None
+        self._next_place: tuple[str, str] | None = None
+        self._preview: Target | None = None
+        self._index = 0
+        self._text = ""
+
+    # ---- status --------------------------------------------------------------------
+    def _emit(self, state: str, error: str = "") -> None:
+        r = self._report
+        self.on_status({"id": r.task_id, "instruction": r.instruction, "step": self._index,
+                        "steps": len(r.steps), "step_text": self._text, "state": state,
+                        "error": error})
+
+    # ---- entry point ---------------------------------------------------------------
+    def run(self, instruction: str, task_id: str = "", cancel: threading.Event | None = None
+            ) -> TaskReport:
+        cancel = cancel or threading.Event()
+        report = self._report = TaskReport(task_id, instruction)
+        self._index, self._text = 0, ""
+        try:
+            plan = parse_task(instruction)
+        except ParseError as exc:
+            report.state, report.error = FAILED, str(exc)
+            self._emit(FAILED, report.error)
+            return report
+        report.steps = plan.describe()
+        self._emit("accepted")
+        for i, step in enumerate(plan.steps):
+            self._index, self._text = i + 1, step.describe()
+            nxt = plan.steps[i + 1] if i + 1 < len(plan.steps) else None
+            self._next_place = (nxt.relation, nxt.anchor) if nxt and nxt.kind == "place" \
+                else None
+            if cancel.is_set():
+                return self._finish(CANCELLED, "cancelled before the step started")
+            self._emit(RUNNING)
+            try:
+                self._step(step, cancel)
+            except StepFailed as exc:
+                state = CANCELLED if str(exc) == "cancelled" else FAILED
+                return self._finish(state, str(exc))
+            report.completed += 1
+        self._index, self._text = len(plan.steps), "finished"
+        return self._finish(DONE, "")
+
+    def _finish(self, state: str, error: str) -> TaskReport:
+        r = self._report
+        r.state, r.error = state, error
+        if state != DONE:
+            r.failed_step = self._text
+            for st in self.stacks:
+                st.backend.stop()  # hold where we are; never drop what is held
+        self._emit(state, error)
+        return r
+
+    # ---- steps ---------------------------------------------------------------------
+    def _step(self, step: Step, cancel: threading.Event) -> None:
+        if step.kind == "pick":
+            self._pick(step.target, cancel, next_place=self._next_place)
+        elif step.kind == "place":
+            self._place(step.relation, step.anchor, cancel)
+        elif step.kind == "home":
+            for st in self.stacks:
+                self._skill(lambda st=st: st.skills.home(cancel))
+        elif step.kind == "for_all":
+            self._for_all(step, cancel)
+        else:
+            raise StepFailed(f"unknown step kind {step.kind!r}")
+
+    def _skill(self, fn):
+        try:
+            result = fn()
+        except (PlanningError, EnvelopeViolation) as exc:
+            raise StepFailed(str(exc)) from exc
+        if not result.ok:
+            if result.cancelled:
+                raise StepFailed("cancelled")
+            grasp = result.skill == "pick" and result.stage in ("close gripper", "lift",
+                                                               "approach")
+            raise StepFailed(f"{result.skill} failed at '{result.stage}': {result.reason}",
+                             grasp_failure=grasp)
+        return result
+
+    def _ground(self, fn):
+        try:
+            return fn()
+        except GroundingError as exc:
+            raise StepFailed(str(exc)) from exc
+
+    def _pick(self, phrase: str, cancel: threading.Event, target: Target | None = None,
+              next_place: tuple[str, str] | None = None) -> None:
+        if self.held is not None:
+            raise StepFailed(f"already holding {self.held.label}: place it first")
+        attempts = 1 + self.cfg.runner.grasp_retries
+        for attempt in range(attempts):
+            if attempt > 0 or target is None:
+                target = self._ground(lambda: self.grounder.locate(phrase))
+            self._preview = None
+            if next_place is not None:  # seen while the hand is empty (see _place)
+                try:
+                    self._preview = self.grounder.place_target(*next_place, target.object_id)
+                except GroundingError:
+                    self._preview = None  # the place step will ground it and report
+            self.stack = self._arm_for(target)
+            pose = self._grasp_pose(target)
+            self.observer.before_pick(target)
+            try:
+                width = target.width if _same_jaw_axis(pose[:3, :3], target.rotation) else None
+                self._skill(lambda p=pose, w=width: self.stack.skills.pick(p, w, cancel))
+                outcome = self.observer.check_pick(target)
+                if not outcome.ok:
+                    raise StepFailed(f"pick failed: {outcome.reason}", grasp_failure=True)
+            except StepFailed as exc:
+                if exc.grasp_failure and attempt + 1 < attempts and not cancel.is_set():
+                    self._report.retries += 1
+                    self._emit("retrying", str(exc))
+                    continue
+                raise
+            self.held, self.held_pose = target, pose
+            return
+
+    def _arm_for(self, target: Target) -> ArmStack:
+        """With two arms: one that reaches the object and, when the next step places it,
+        the place too; the arm on the object's side first."""
+        if len(self.stacks) == 1:
+            return self.stacks[0]
+        side = "left" if target.position[1] >= 0 else "right"
+        ranked = sorted(self.stacks, key=lambda s: not s.kin.group.name.startswith(side))
+        goals = [np.asarray(target.position, dtype=float)]
+        place = self._preview
+        if place is not None:
+            above = np.asarray(place.position, dtype=float).copy()
+            above[2] = (place.surface_z if place.surface_z is not None else above[2]) \
+                + self.cfg.motion.place_hover
+            goals.append(above)
+        for st in ranked:
+            if all(self._reaches(st, g) for g in goals):
+                return st
+        for st in ranked:
+            if self._reaches(st, goals[0]):
+                return st
+        return ranked[0]
+
+    @staticmethod
+    def _reaches(st: ArmStack, position: np.ndarray) -> bool:
+        pose = np.eye(4)
+        pose[:3, :3] = st.skills.best_grasp_rotation(np.diag([1.0, -1.0, -1.0]), position)
+        pose[:3, 3] = position
+        return st.kin.solve(pose, st.backend.joint_positions()) is not None
+
+    def _grasp_pose(self, target: Target) -> np.ndarray:
+        if target.rotation is None:
+            raise StepFailed(f"no grasp orientation for {target.label}")
+        pos = np.asarray(target.position, dtype=float).copy()
+        env = self.stack.envelope
+        pos[2] = max(pos[2], env.min_z + 0.003)
+        pose = np.eye(4)
+        pose[:3, :3] = self.stack.skills.best_grasp_rotation(target.rotation, pos,
+                                                             target.alternatives)
+        pose[:3, 3] = pos
+        return pose
+
+    def _place(self, relation: str, anchor: str, cancel: threading.Event) -> None:
+        if self.held is None:
+            raise StepFailed("nothing in the gripper to place")
+        held = self.held
+        place = self._ground(lambda: self.grounder.place_target(relation, anchor,
+                                                                held.object_id))
+        tcp = self.stack.kin.fk_position(self.stack.backend.joint_positions())
+        near_hand = (np.linalg.norm(np.asarray(place.position[:2]) - tcp[:2])
+                     < HELD_CONFUSION_RADIUS
+                     and place.position[2] > self.cfg.envelope.table_height + 0.04)
+        if near_hand or place.position[2] > tcp[2] - 0.06:  # the lifted hand is above all
+            # the fresh frame's answer lies on the object in the hand (perception confused
+            # it with the destination): use the answer from before the pick, if any
+            if self._preview is None:
+                raise StepFailed(f"perception located '{anchor}' at the object in the hand")
+            place = self._preview
+        hang = self.held_pose[2, 3] - (held.bottom_z if held.bottom_z is not None
+                                       else self.cfg.envelope.table_height)
+        release = self.held_pose.copy()
+        release[:2, 3] = place.position[:2]
+        surface = place.surface_z if place.surface_z is not None else place.position[2]
+        release[2, 3] = surface + max(hang, 0.0) + self.cfg.motion.place_release_height
+        self._skill(lambda: self.stack.skills.place(release, cancel, held.width))
+        self.held = self.held_pose = None
+        self.stack.backend.wait(self.settle_time)  # let it come to rest before judging
+        outcome = self.observer.check_place(held, place, relation)
+        if not outcome.ok:
+            raise StepFailed(f"place failed: {outcome.reason}")
+        if held.object_id is not None:
+            self._report.placed.append(held.object_id)
+
+    def _for_all(self, step: Step, cancel: threading.Event) -> None:
+        done: set[int] = set()
+        anchor_ids: set[int] = set()
+        for _ in range(self.cfg.runner.max_objects_for_all):
+            targets = self.grounder.locate_all(step.target, exclude=done | anchor_ids)
+            try:
+                anchor = self.grounder.place_target(step.relation, step.anchor, None)
+                if anchor.object_id is not None:
+                    anchor_ids.add(anchor.object_id)
+                    targets = [t for t in targets if t.object_id != anchor.object_id]
+                if step.relation in ("in", "on"):  # already there (no ids from perception)
+                    targets = [t for t in targets if np.linalg.norm(
+                        np.asarray(t.position[:2]) - anchor.position[:2]) > 0.06]
+            except GroundingError as exc:
+                raise StepFailed(str(exc)) from exc
+            if not targets:
+                break
+            target = targets[0]
+            self._text = f"{step.describe()} ({target.label})"
+            self._emit(RUNNING)
+            self._pick(target.label, cancel, target=target,
+                       next_place=(step.relation, step.anchor))
+            self._place(step.relation, step.anchor, cancel)
+            if target.object_id is not None:
+                done.add(target.object_id)
+            else:  # repeated grounding without ids: stop once the answer is inside
+                if self._report.placed and len(done) >= self.cfg.runner.max_objects_for_all:
+                    break
+        if not done and not self._report.placed:
+            raise StepFailed(f"no {step.target} found")
+
+
+def _same_jaw_axis(a: np.ndarray, b: np.ndarray | None) -> bool:
+    """Whether two grasp rotations close the jaws along (about) the same horizontal line;
+    if not, the object's measured width does not apply and the jaws open fully."""
+    if b is None:
+        return False
+    ya, yb = a[:2, 1], np.asarray(b)[:2, 1]
+    na, nb = np.linalg.norm(ya), np.linalg.norm(yb)
+    return bool(na > 1e-6 and nb > 1e-6 and abs(ya @ yb) / (na * nb) > 0.9)

@@ -1,0 +1,120 @@
+"""SpatialMamba configuration: one dataclass, three presets, JSON round trip.
+
+The config is the contract between a checkpoint's ``config.json`` and the code: every
+shape-bearing number lives here, so loading a checkpoint rebuilds exactly the module tree
+its ``model.safetensors`` was saved from (and a mismatch is reported, not guessed around).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from spatial_ros.common.config import ConfigError, from_dict
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SpatialMambaConfig:
+    preset: str = "tiny"
+    # --- vision: RGB and depth encoders share this architecture (RoboRefer) ---------------
+    vision: Literal["conv", "clip", "siglip"] = "conv"
+    image_width: int = 160  # model input size; any camera size is resized to it
+    image_height: int = 128
+    conv_stem: int = 4  # patchify stem stride (cheap on CPU), then one stride-2 block per
+    conv_channels: list[int] = field(default_factory=lambda: [48, 96, 128])  # ... -> stride 16
+    vision_tower: str | None = None  # hub id or local dir for clip/siglip pretrained weights
+    vision_tower_config: dict[str, Any] = field(default_factory=dict)  # random-init towers
+    max_depth_m: float = 2.0  # depth normalisation range; beyond is clipped
+    # --- text ----------------------------------------------------------------------------
+    text_encoder: Literal["static", "minilm"] = "static"
+    text_dim: int = 128  # width of the static (PCA-reduced MiniLM) token table
+    max_text_tokens: int = 64  # longer instructions are truncated with a warning
+    # --- backbone ------------------------------------------------------------------------
+    backbone: Literal["mamba2", "mamba"] = "mamba2"
+    d_model: int = 128
+    n_layers: int = 4
+    state_size: int = 32
+    expand: int = 2
+    head_dim: int = 32  # mamba2 only
+    n_groups: int = 1  # mamba2 only
+    chunk_size: int = 64  # mamba2 SSD chunk; 64 is fastest on CPU for ~200 tokens
+    conv_kernel: int = 4
+    # --- heads ---------------------------------------------------------------------------
+    head_hidden: int = 128
+    confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
+    calibration_temperature: float = 1.0  # fitted on val after training
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.image_width % self.patch_size or self.image_height % self.patch_size:
+            raise ConfigError(f"image size {self.image_width}x{self.image_height} must be a "
+                              f"multiple of the patch size {self.patch_size}")
+        if self.backbone == "mamba2" and (self.expand * self.d_model) % self.head_dim:
+            raise ConfigError(f"mamba2 needs expand*d_model ({self.expand * self.d_model}) "
+                              f"divisible by head_dim ({self.head_dim})")
+        if self.max_text_tokens < 3:
+            raise ConfigError("max_text_tokens must be at least 3 ([CLS] word [SEP])")
+
+    @property
+    def patch_size(self) -> int:
+        if self.vision == "conv":
+            return self.conv_stem * 2 ** (len(self.conv_channels) - 1)
+        return int(self.vision_tower_config.get("patch_size", 16))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(rows, cols) of image tokens per modality."""
+        return self.image_height // self.patch_size, self.image_width // self.patch_size
+
+    @property
+    def n_image_tokens(self) -> int:
+        rows, cols = self.grid
+        return rows * cols
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> SpatialMambaConfig:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        return from_dict(cls, data, where=path.name)
+
+
+# RoboMamba uses Mamba-2.8B (mamba1, d_model 2560, 64 layers) with a CLIP ViT-L/14 tower.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    "base": dict(
+        vision="siglip", image_width=224, image_height=224,
+        vision_tower="google/siglip-base-patch16-224",
+        vision_tower_config=dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                                 intermediate_size=3072, image_size=224, patch_size=16),
+        text_encoder="minilm", max_text_tokens=64, backbone="mamba2", d_model=1024,
+        n_layers=48, state_size=128, head_dim=64, chunk_size=256, head_hidden=512),
+    "large": dict(
+        vision="clip", image_width=336, image_height=336,
+        vision_tower="openai/clip-vit-large-patch14-336",
+        vision_tower_config=dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                                 intermediate_size=4096, image_size=336, patch_size=14),
+        text_encoder="minilm", max_text_tokens=64, backbone="mamba", d_model=2560,
+        n_layers=64, state_size=16, head_hidden=1024),
+}
+
+
+def preset_config(name: str, **overrides: Any) -> SpatialMambaConfig:
+    """The named preset with ``overrides`` applied (e.g. a tiny tower for tests)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model preset '{name}'; known: {sorted(PRESETS)}")
+    data = {"preset": name, **PRESETS[name], **overrides}
+    return from_dict(SpatialMambaConfig, data, where=f"preset {name}")

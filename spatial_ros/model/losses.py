@@ -1,0 +1,60 @@
+"""Training losses of SpatialMamba, one term per head output, summed with config weights.
+
+- point: cross-entropy between the token softmax and the cell target distribution (mask
+  area + annotated point), plus L1 on the sub-patch offsets of the cells the mask covers;
+- policy (samples with a grasp only): L1 on the contact point (the referred point, detached,
+  plus the predicted refinement), geodesic rotation loss (RoboMamba; the smaller of the
+  two angles to a parallel-jaw grasp and its half-turn twin), L1 on gripper width and
+  on the depth offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from spatial_ros.model.spatial_mamba import SpatialMamba, SpatialMambaOutput, geodesic_angle
+
+HALF_TURN_Z = torch.diag(torch.tensor([-1.0, -1.0, 1.0]))  # spatial_ros.data.grasps convention
+
+
+@dataclass
+class LossWeights:
+    point: float = 1.0
+    offset: float = 2.0
+    contact: float = 2.0
+    rotation: float = 0.5
+    width: float = 10.0
+    depth: float = 10.0
+
+
+def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
+                   w: LossWeights) -> dict[str, torch.Tensor]:
+    target = batch["cell_target"].float()
+    logp = F.log_softmax(out.point_logits, dim=-1)
+    losses = {"point": -(target * logp).sum(-1).mean()}
+    weight = batch["offset_weight"].float()
+    err = (out.point_offsets - batch["cell_offsets"].float()).abs().sum(-1)
+    losses["offset"] = ((err * weight).sum(-1) / weight.sum(-1).clamp_min(1e-6)).mean()
+    has = batch["has_grasp"].bool()
+    # touches every policy output so DDP sees all parameters used even without grasps
+    zero = (out.rot6d.sum() + out.contact_delta.sum() + out.gripper_width.sum()
+            + out.depth_offset.sum()) * 0.0
+    if has.any():
+        with torch.no_grad():
+            point, _, _ = model.decode_point(out, temperature=1.0)
+        contact = point + out.contact_delta
+        losses["contact"] = F.l1_loss(contact[has], batch["contact"][has])
+        r_pred, r_true = out.rotation[has], batch["rotation"][has]
+        flipped = r_true @ HALF_TURN_Z.to(r_true.device)  # parallel jaws: symmetric about z
+        losses["rotation"] = torch.minimum(geodesic_angle(r_pred, r_true),
+                                           geodesic_angle(r_pred, flipped)).mean()
+        losses["width"] = F.l1_loss(out.gripper_width[has], batch["width"][has])
+        losses["depth"] = F.l1_loss(out.depth_offset[has], batch["depth_offset"][has])
+    else:
+        for k in ("contact", "rotation", "width", "depth"):
+            losses[k] = zero
+    losses["total"] = sum(getattr(w, k) * v for k, v in losses.items())
+    return losses

@@ -1,0 +1,111 @@
+"""Inference API: (rgb, depth_m, intrinsics, instruction) -> ``Prediction``.
+
+This signature makes SpatialMamba a *referrer* (the perception pipeline and the benchmark
+also accept the geometric baseline through it). The 7-DoF grasp comes from the policy head's
+contact point, the SpatialBot-style depth query there (robust to holes), the predicted depth
+offset to the grasp centre, and back-projection through the camera intrinsics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from spatial_ros.data.prediction import Prediction
+from spatial_ros.geometry.backproject import backproject_pixels
+from spatial_ros.geometry.depth_query import query_depth
+from spatial_ros.geometry.intrinsics import Intrinsics
+from spatial_ros.model.processing import InputError, check_rgb
+from spatial_ros.model.spatial_mamba import SpatialMamba
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _intrinsics_for(intr: Intrinsics, width: int, height: int) -> Intrinsics:
+    if (intr.width, intr.height) == (width, height):
+        return intr
+    if abs(intr.width / intr.height - width / height) < 0.01:
+        return intr.scaled(width, height)
+    raise InputError(f"intrinsics are for {intr.width}x{intr.height} but the image is "
+                     f"{width}x{height} (different aspect ratio)")
+
+
+def _autocast(device: torch.device, dtype: str):
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got '{dtype}'")
+    if dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=DTYPES[dtype])
+
+
+def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
+                  intrinsics: Intrinsics | Sequence[Intrinsics], instructions: Sequence[str],
+                  dtype: str = "float32", depth_window: int = 5) -> list[Prediction]:
+    """One forward pass for a batch; ``timings`` (ms) are the batch's, plus ``batch_size``."""
+    n = len(rgbs)
+    if not (len(depths_m) == len(instructions) == n):
+        raise InputError(f"batch lengths differ: {n} rgb, {len(depths_m)} depth, "
+                         f"{len(instructions)} instructions")
+    if n == 0:
+        return []
+    intrs = [intrinsics] * n if isinstance(intrinsics, Intrinsics) else list(intrinsics)
+    if len(intrs) != n:
+        raise InputError(f"{len(intrs)} intrinsics for a batch of {n}")
+    proc = model.processor
+    device = next(model.parameters()).device
+    t0 = time.perf_counter()
+    text = proc.tokenize(list(instructions))
+    rgb_u8, depth_lo, sizes, full_depths, cams = [], [], [], [], []
+    for rgb, depth, intr in zip(rgbs, depths_m, intrs, strict=True):
+        rgb = check_rgb(rgb)
+        h, w = rgb.shape[:2]
+        rgb_u8.append(proc.resize_rgb(rgb))
+        depth_lo.append(proc.resize_depth(depth, (h, w)))
+        full_depths.append(np.asarray(depth))
+        sizes.append((w, h))
+        cams.append(_intrinsics_for(intr, w, h))
+    rgb_t = proc.normalize_rgb(torch.stack(rgb_u8).to(device))
+    depth_t = proc.normalize_depth(torch.stack(depth_lo).to(device))
+    ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
+    t1 = time.perf_counter()
+    with torch.inference_mode(), _autocast(device, dtype):
+        out = model(rgb_t, depth_t, ids, mask)
+        point, conf, _ = model.decode_point(out)
+        contact = (point + out.contact_delta).clamp(0, 1)
+        rot = out.rotation
+    point, conf, contact = point.float().cpu().numpy(), conf.float().cpu().numpy(), \
+        contact.float().cpu().numpy()
+    rot = rot.float().cpu().numpy().astype(np.float64)
+    width = out.gripper_width.float().cpu().numpy()
+    offset = out.depth_offset.float().cpu().numpy()
+    t2 = time.perf_counter()
+    preds = []
+    for i, ((w, h), intr) in enumerate(zip(sizes, cams, strict=True)):
+        # OpenCV pixel convention (Prediction, Intrinsics): pixel centres at integers
+        u, v = contact[i, 0] * w - 0.5, contact[i, 1] * h - 0.5
+        col, row = int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+        q = query_depth(full_depths[i], col, row, window=depth_window, stat="median")
+        position = None
+        if q.valid:
+            position = backproject_pixels(u, v, q.depth_m + float(offset[i]), intr)[0]
+        preds.append(Prediction.from_norm(
+            float(point[i, 0]), float(point[i, 1]), w, h, confidence=float(conf[i]),
+            rotation=rot[i], gripper_width=float(width[i]), position=position))
+    t3 = time.perf_counter()
+    timings = {"preprocess_ms": 1e3 * (t1 - t0), "model_ms": 1e3 * (t2 - t1),
+               "postprocess_ms": 1e3 * (t3 - t2), "total_ms": 1e3 * (t3 - t0),
+               "batch_size": float(n)}
+    for p in preds:
+        p.timings = dict(timings)
+    return preds
+
+
+def predict(model: SpatialMamba, rgb, depth_m, intrinsics: Intrinsics, instruction: str,
+            dtype: str = "float32", depth_window: int = 5) -> Prediction:
+    """Single query; see ``predict_batch``."""
+    return predict_batch(model, [rgb], [depth_m], intrinsics, [instruction], dtype=dtype,
+                         depth_window=depth_window)[0]

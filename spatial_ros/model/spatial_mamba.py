@@ -1,0 +1,289 @@
+"""SpatialMamba: a depth-aware Mamba policy that points at what an instruction refers to.
+
+    instruction -> WordPiece -> frozen token vectors -> text projector ─┐
+    depth (3-ch) -> depth encoder (init = RGB encoder) -> projector ────┼─> [text|depth|rgb]
+    RGB          -> RGB encoder                       -> projector ────┘        │
+                                                                   Mamba / Mamba-2 backbone
+                                                                                │
+                     RGB-token outputs ── point head: per-token logit + sub-patch offset
+                     pooled outputs    ── policy head: contact refinement, 6D rotation,
+                                                       gripper width, depth offset (7-DoF)
+
+Design choices and their sources:
+- RoboRefer: the answer is a *point*; depth has its own encoder with the RGB encoder's
+  architecture, initialised from its weights, so depth never disturbs RGB features.
+- RoboMamba: vision + text tokens through a state-space backbone (linear in sequence length);
+  an MLP policy head on pooled tokens; 6D rotation -> Gram-Schmidt -> geodesic loss.
+- Token order [text, depth, rgb]: the backbone is causal, so putting the instruction first
+  lets every image token be computed knowing what is being asked for; a pooled instruction
+  vector is also added to every image token (direct conditioning, faster to learn), and the
+  point score includes a bilinear match of each RGB token against a query built from the last
+  output token (the only one that has scanned the whole image) and the pooled instruction.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spatial_ros.model.config import SpatialMambaConfig
+from spatial_ros.model.text import build_text_encoder
+
+# ----------------------------------------------------------------------------- encoders
+
+
+class ConvEncoder(nn.Module):
+    """Small from-scratch patch encoder: a patchify stem (stride ``stem``), then stride-2 conv
+    blocks with a depthwise context conv each; one token per output cell."""
+
+    def __init__(self, channels: list[int], stem: int = 4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i, c_out in enumerate(channels):
+            k, s, p = (stem, stem, 0) if i == 0 else (3, 2, 1)
+            layers += [nn.Conv2d(c_in, c_out, k, stride=s, padding=p, bias=False),
+                       nn.GroupNorm(min(8, c_out), c_out), nn.GELU(),
+                       nn.Conv2d(c_out, c_out, 3, padding=1, groups=c_out),  # cheap context
+                       nn.GELU()]
+            c_in = c_out
+        self.net = nn.Sequential(*layers)
+        self.out_dim = channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(2).transpose(1, 2)  # (B, rows*cols, C), raster order
+
+
+class TowerEncoder(nn.Module):
+    """A transformers CLIP/SigLIP vision tower; patch tokens only (CLS dropped)."""
+
+    def __init__(self, kind: str, tower_config: dict, source: str | None) -> None:
+        super().__init__()
+        from transformers import (
+            CLIPVisionConfig,
+            CLIPVisionModel,
+            SiglipVisionConfig,
+            SiglipVisionModel,
+        )
+
+        cfg_cls, model_cls = {"clip": (CLIPVisionConfig, CLIPVisionModel),
+                              "siglip": (SiglipVisionConfig, SiglipVisionModel)}[kind]
+        if source is not None:
+            self.tower = model_cls.from_pretrained(source)
+        else:
+            self.tower = model_cls(cfg_cls(**tower_config))
+        self.has_cls = kind == "clip"
+        self.out_dim = self.tower.config.hidden_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.tower(pixel_values=x).last_hidden_state
+        return tokens[:, 1:] if self.has_cls else tokens
+
+
+def build_vision_encoder(cfg: SpatialMambaConfig, pretrained: bool) -> nn.Module:
+    if cfg.vision == "conv":
+        return ConvEncoder(cfg.conv_channels, cfg.conv_stem)
+    return TowerEncoder(cfg.vision, cfg.vision_tower_config,
+                        cfg.vision_tower if pretrained else None)
+
+
+class Projector(nn.Module):
+    """LLaVA-style two-layer MLP from an encoder's width to the backbone width."""
+
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_in, d_out), nn.GELU(), nn.Linear(d_out, d_out))
+        self.norm = nn.LayerNorm(d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(x))
+
+
+def build_backbone(cfg: SpatialMambaConfig) -> nn.Module:
+    """transformers Mamba-2 (chunked SSD scan in torch) or Mamba (Python loop over tokens in
+    torch); both switch to the mamba-ssm CUDA kernels when those are installed."""
+    if cfg.backbone == "mamba2":
+        from transformers import Mamba2Config, Mamba2Model
+
+        return Mamba2Model(Mamba2Config(
+            hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers, state_size=cfg.state_size,
+            expand=cfg.expand, head_dim=cfg.head_dim, num_heads=cfg.expand * cfg.d_model //
+            cfg.head_dim, n_groups=cfg.n_groups, chunk_size=cfg.chunk_size,
+            conv_kernel=cfg.conv_kernel, vocab_size=1, pad_token_id=None,
+            bos_token_id=None, eos_token_id=None))
+    from transformers import MambaConfig, MambaModel
+
+    return MambaModel(MambaConfig(
+        hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers, state_size=cfg.state_size,
+        expand=cfg.expand, conv_kernel=cfg.conv_kernel, vocab_size=1, pad_token_id=None,
+            bos_token_id=None, eos_token_id=None))
+
+
+# ----------------------------------------------------------------------------- rotations
+
+
+def rot6d_to_matrix(r6: torch.Tensor) -> torch.Tensor:
+    """Differentiable Gram-Schmidt: (..., 6) [col0, col1] -> (..., 3, 3) (Zhou et al. 2019).
+
+    Same column convention as ``spatial_ros.geometry.rotations.rot6d_to_matrix`` (numpy).
+    """
+    a1, a2 = r6[..., 0:3], r6[..., 3:6]
+    b1 = F.normalize(a1, dim=-1, eps=1e-6)
+    b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1, eps=1e-6)
+    return torch.stack([b1, b2, torch.cross(b1, b2, dim=-1)], dim=-1)
+
+
+def geodesic_angle(r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+    """Angle (radians) of R1^T R2, clamped so its gradient stays finite at 0 and pi."""
+    cos = ((r1.transpose(-1, -2) @ r2).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    return torch.acos(cos.clamp(-1 + 1e-6, 1 - 1e-6))
+
+
+# ----------------------------------------------------------------------------- heads
+
+
+def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+
+
+@dataclass
+class SpatialMambaOutput:
+    point_logits: torch.Tensor  # (B, N) one score per RGB token (raster order)
+    point_offsets: torch.Tensor  # (B, N, 2) in [0, 1] inside each token's cell (x, y)
+    contact_delta: torch.Tensor  # (B, 2) normalized offset from the referred point
+    rot6d: torch.Tensor  # (B, 6)
+    gripper_width: torch.Tensor  # (B,) metres
+    depth_offset: torch.Tensor  # (B,) metres from the visible surface to the grasp centre
+
+    @property
+    def rotation(self) -> torch.Tensor:
+        return rot6d_to_matrix(self.rot6d.float())
+
+
+class SpatialMamba(nn.Module):
+    """The model. ``init_text`` loads MiniLM's token table (skip it when weights follow from a
+    checkpoint); ``pretrained_towers`` pulls CLIP/SigLIP weights (base/large, needs a hub)."""
+
+    def __init__(self, config: SpatialMambaConfig, vocab_size: int = 30522,
+                 init_text: bool = True, pretrained_towers: bool = False) -> None:
+        super().__init__()
+        self.config = cfg = config
+        d = cfg.d_model
+        self.rgb_encoder = build_vision_encoder(cfg, pretrained_towers)
+        self.depth_encoder = copy.deepcopy(self.rgb_encoder)  # RoboRefer: init from RGB
+        self.rgb_projector = Projector(self.rgb_encoder.out_dim, d)
+        self.depth_projector = Projector(self.depth_encoder.out_dim, d)
+        self.text_encoder = build_text_encoder(cfg.text_encoder, vocab_size, cfg.text_dim,
+                                               init=init_text)
+        self.text_projector = Projector(self.text_encoder.out_dim, d)
+        self.pos_embed = nn.Parameter(torch.zeros(cfg.n_image_tokens, d))
+        self.type_embed = nn.Parameter(torch.zeros(3, d))  # text, depth, rgb
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.type_embed, std=0.02)
+        self.text_to_image = nn.Linear(d, d)  # instruction summary added to image tokens
+        self.backbone = build_backbone(cfg)
+        # point head = bilinear text-token match (what is asked vs. what is here) + an MLP
+        # score/offset per token; the query comes from the last output token, the only one
+        # that has scanned the whole image, and from the pooled instruction
+        self.point_query = nn.Linear(2 * d, d)
+        self.point_key = nn.Linear(d, d)
+        self.point_head = _mlp(d, cfg.head_hidden, 3)
+        self.policy_head = _mlp(2 * d, cfg.head_hidden, 2 + 6 + 1 + 1)
+        with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
+            last = self.policy_head[-1]
+            last.weight.mul_(0.01)
+            last.bias.zero_()
+            last.bias[2:8] = torch.tensor([1.0, 0, 0, 0, 1.0, 0])
+            last.bias[8] = math.log(math.expm1(0.04))
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(self, rgb: torch.Tensor, depth: torch.Tensor, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> SpatialMambaOutput:
+        """rgb, depth: (B, 3, H, W) normalised (see processing); input_ids/attention_mask:
+        (B, T) left-padded."""
+        b = rgb.shape[0]
+        text = self.text_projector(self.text_encoder(input_ids, attention_mask))
+        text = text + self.type_embed[0]
+        m = attention_mask.unsqueeze(-1).to(text.dtype)
+        text_pooled = (text * m).sum(1) / m.sum(1).clamp_min(1)
+        cond = self.text_to_image(text_pooled).unsqueeze(1)
+        dep = self.depth_projector(self.depth_encoder(depth)) + self.pos_embed + self.type_embed[1]
+        img = self.rgb_projector(self.rgb_encoder(rgb)) + self.pos_embed + self.type_embed[2]
+        dep, img = dep + cond, img + cond
+        seq = torch.cat([text, dep, img], dim=1)
+        n_img = img.shape[1]
+        mask = torch.cat([attention_mask.to(torch.long),
+                          attention_mask.new_ones(b, 2 * n_img, dtype=torch.long)], dim=1)
+        hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
+        rgb_out = hidden[:, -n_img:]
+        query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
+        match = (self.point_key(rgb_out) @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
+        point = self.point_head(rgb_out)
+        pooled = torch.cat([rgb_out.mean(1), hidden[:, -1]], dim=-1)
+        pol = self.policy_head(pooled).float()
+        return SpatialMambaOutput(
+            point_logits=(point[..., 0] + match).float(),
+            point_offsets=torch.sigmoid(point[..., 1:].float()),
+            contact_delta=0.25 * torch.tanh(pol[:, 0:2]),
+            rot6d=pol[:, 2:8],
+            gripper_width=F.softplus(pol[:, 8]),
+            depth_offset=pol[:, 9],
+        )
+
+    # -- decoding -----------------------------------------------------------------------
+    def cell_centers(self, device=None) -> torch.Tensor:
+        """(N, 2) top-left corners (x, y) of each RGB token's cell, normalized."""
+        rows, cols = self.config.grid
+        r, c = torch.meshgrid(torch.arange(rows, device=device),
+                              torch.arange(cols, device=device), indexing="ij")
+        return torch.stack([c.flatten() / cols, r.flatten() / rows], dim=-1).float()
+
+    def decode_point(self, out: SpatialMambaOutput, temperature: float | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (point_norm (B, 2), confidence (B,), cell index (B,)).
+
+        Point = best token's cell + its sub-patch offset. Confidence = temperature-scaled
+        probability mass in a small window around that cell: an object spanning several
+        cells does not look "uncertain" just because its mass is shared between them.
+        """
+        rows, cols = self.config.grid
+        t = self.config.calibration_temperature if temperature is None else temperature
+        prob = torch.softmax(out.point_logits / t, dim=-1)
+        cell = prob.argmax(-1)
+        corner = self.cell_centers(prob.device)[cell]
+        offset = out.point_offsets[torch.arange(len(cell), device=cell.device), cell]
+        size = torch.tensor([1 / cols, 1 / rows], device=prob.device)
+        point = (corner + offset * size).clamp(0, 1)
+        w = self.config.confidence_window
+        grid = prob.view(-1, 1, rows, cols)
+        window = F.avg_pool2d(grid, 2 * w + 1, stride=1, padding=w,
+                              count_include_pad=True) * (2 * w + 1) ** 2
+        conf = window.flatten(1).gather(1, cell[:, None])[:, 0].clamp(0, 1)
+        return point, conf, cell
+
+    # -- convenience (implemented in checkpoint.py / predict.py) ------------------------
+    @classmethod
+    def from_pretrained(cls, path=None, device: str | torch.device = "cpu") -> SpatialMamba:
+        from spatial_ros.model.checkpoint import load_pretrained
+
+        return load_pretrained(path, device=device)
+
+    def save_pretrained(self, path, tokenizer=None) -> None:
+        from spatial_ros.model.checkpoint import save_pretrained
+
+        save_pretrained(self, path, tokenizer=tokenizer)
+
+    def predict(self, rgb, depth_m, intrinsics, instruction: str, **kw):
+        from spatial_ros.model.predict import predict
+
+        return predict(self, rgb, depth_m, intrinsics, instruction, **kw)
+
+    def predict_batch(self, rgbs, depths_m, intrinsics, instructions, **kw):
+        from spatial_ros.model.predict import predict_batch
+
+        return predict_batch(self, rgbs, depths_m, intrinsics, instructions, **kw)

@@ -1,0 +1,203 @@
+"""SpatialMamba: architecture, inference API, bad input, checkpoint I/O (small real models)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from spatial_ros.data.prediction import Prediction
+from spatial_ros.geometry.intrinsics import Intrinsics
+from spatial_ros.geometry.rotations import is_rotation
+from spatial_ros.geometry.rotations import rot6d_to_matrix as rot6d_np
+from spatial_ros.model import SpatialMamba, preset_config
+from spatial_ros.model.checkpoint import (
+    CheckpointError,
+    build_model,
+    load_pretrained,
+    save_pretrained,
+)
+from spatial_ros.model.processing import InputError, TruncationWarning
+from spatial_ros.model.spatial_mamba import geodesic_angle, rot6d_to_matrix
+
+SMALL = dict(image_width=64, image_height=48, conv_channels=[16, 32, 64], d_model=64,
+             n_layers=2, head_hidden=64)
+INTR = Intrinsics(128, 96, fx=100.0, fy=100.0, cx=64.0, cy=48.0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models: one thread is as fast, and far faster on an oversubscribed CI machine
+    (OpenMP threads spin-wait for each other when cores are shared)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model() -> SpatialMamba:
+    torch.manual_seed(0)
+    return build_model(preset_config("tiny", **SMALL)).eval()
+
+
+def _frame(seed: int = 0, w: int = 128, h: int = 96):
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    depth = rng.uniform(0.4, 1.2, (h, w)).astype(np.float32)
+    return rgb, depth
+
+
+def test_forward_shapes_and_gram_schmidt(model):
+    proc = model.processor
+    rgb, depth = _frame()
+    x = proc.normalize_rgb(proc.resize_rgb(rgb)[None])
+    d = proc.normalize_depth(proc.resize_depth(depth, depth.shape)[None])
+    text = proc.tokenize(["the red cup"])
+    out = model(x, d, text.input_ids, text.attention_mask)
+    n = model.config.n_image_tokens
+    assert model.config.grid == (3, 4) and n == 12
+    assert out.point_logits.shape == (1, n) and out.point_offsets.shape == (1, n, 2)
+    assert out.rot6d.shape == (1, 6) and out.gripper_width.shape == (1,)
+    r6 = torch.randn(64, 6, dtype=torch.float64)
+    r = rot6d_to_matrix(r6)
+    np.testing.assert_allclose(r.numpy(), rot6d_np(r6.numpy()), atol=1e-9)
+    assert all(is_rotation(m) for m in r.numpy())
+    # geodesic angle: identity vs a 90 degree turn about z, with a finite gradient
+    rz = torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    r6p = torch.tensor([1.0, 0.1, 0, 0, 1, 0], requires_grad=True)
+    ang = geodesic_angle(rot6d_to_matrix(r6p), rz)
+    ang.backward()
+    assert torch.isfinite(r6p.grad).all()
+    assert abs(float(geodesic_angle(torch.eye(3), rz)) - np.pi / 2) < 1e-5
+
+
+def test_depth_encoder_starts_as_a_copy_of_the_rgb_encoder(model):
+    fresh = SpatialMamba(preset_config("tiny", **SMALL), init_text=False)
+    rgb_sd, depth_sd = fresh.rgb_encoder.state_dict(), fresh.depth_encoder.state_dict()
+    assert rgb_sd.keys() == depth_sd.keys()
+    for k in rgb_sd:
+        assert torch.equal(rgb_sd[k], depth_sd[k])
+        assert rgb_sd[k].data_ptr() != depth_sd[k].data_ptr()  # copied, not shared
+
+
+def test_unknown_words_split_into_known_wordpieces(model):
+    tok = model.processor.tokenizer
+    ids = tok("grab the zorblaxian teacup")["input_ids"]
+    assert tok.unk_token_id not in ids
+    assert len(ids) > 6  # the invented word became several sub-words
+    table = model.text_encoder.table.float()
+    # sub-word vectors are MiniLM's pretrained ones (not zeros, not random init)
+    assert float(table[ids[1:-1]].norm(dim=1).min()) > 0.1
+
+
+def test_predict_and_predict_batch(model):
+    rgb, depth = _frame(1)
+    p = model.predict(rgb, depth, INTR, "pick up the red cup")
+    assert isinstance(p, Prediction)
+    assert 0 <= p.point_norm[0] <= 1 and 0 <= p.point_norm[1] <= 1
+    # OpenCV pixel convention of Prediction: centres at integer coordinates
+    assert p.point_px == pytest.approx((p.point_norm[0] * 128 - 0.5, p.point_norm[1] * 96 - 0.5))
+    assert 0 <= p.confidence <= 1
+    assert is_rotation(p.rotation, tol=1e-5) and p.gripper_width > 0
+    assert p.position is not None and np.all(np.isfinite(p.position)) and p.position[2] > 0
+    assert {"preprocess_ms", "model_ms", "total_ms"} <= set(p.timings)
+    rgb2, depth2 = _frame(2)
+    batch = model.predict_batch([rgb, rgb2], [depth, depth2], INTR,
+                                ["pick up the red cup", "the small blue bowl on the left"])
+    single2 = model.predict(rgb2, depth2, INTR, "the small blue bowl on the left")
+    assert batch[0].point_norm == pytest.approx(p.point_norm, abs=1e-4)
+    assert batch[1].point_norm == pytest.approx(single2.point_norm, abs=1e-4)
+    assert batch[1].confidence == pytest.approx(single2.confidence, abs=1e-4)
+    bf = model.predict(rgb, depth, INTR, "pick up the red cup", dtype="bfloat16")
+    assert 0 <= bf.confidence <= 1 and is_rotation(bf.rotation, tol=1e-5)
+
+
+def test_bad_and_imperfect_inputs(model):
+    rgb, depth = _frame(3)
+    with pytest.raises(InputError, match="differs from rgb size"):
+        model.predict(rgb, depth[:50], INTR, "the cup")
+    with pytest.raises(InputError, match=r"\(H, W, 3\)"):
+        model.predict(rgb[..., 0], depth, INTR, "the cup")
+    with pytest.raises(InputError, match="empty"):
+        model.predict(rgb, depth, INTR, "   ")
+    with pytest.raises(InputError, match="aspect ratio"):
+        model.predict(rgb, depth, Intrinsics(100, 100, 90.0, 90.0, 50.0, 50.0), "the cup")
+    # overlong: truncated with a warning, still answered
+    with pytest.warns(TruncationWarning):
+        p = model.predict(rgb, depth, INTR, "the red cup " * 40)
+    assert 0 <= p.confidence <= 1
+    # depth full of holes (0 and NaN): a point, but no 3D position
+    holes = np.zeros_like(depth)
+    holes[::2] = np.nan
+    p = model.predict(rgb, holes, INTR, "the cup")
+    assert p.position is None and 0 <= p.point_norm[0] <= 1
+    # odd camera size, uint16 millimetre depth, intrinsics at another resolution (same aspect)
+    rgb_odd, _ = _frame(4, w=83, h=57)
+    depth_mm = np.full((57, 83), 800, np.uint16)
+    intr_odd = Intrinsics(166, 114, 100.0, 100.0, 83.0, 57.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = model.predict(rgb_odd, depth_mm, intr_odd, "the cup")
+    assert 0.5 < p.position[2] < 1.2  # 0.8 m surface + the (untrained, small) depth offset
+    assert p.point_px[0] <= 82.5 and p.point_px[1] <= 56.5
+
+
+def test_checkpoint_roundtrip(model, tmp_path):
+    save_pretrained(model, tmp_path / "ck")
+    files = {f.name for f in (tmp_path / "ck").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= files
+    loaded = SpatialMamba.from_pretrained(tmp_path / "ck")
+    rgb, depth = _frame(5)
+    a = model.predict(rgb, depth, INTR, "the green block near the bowl")
+    b = loaded.predict(rgb, depth, INTR, "the green block near the bowl")
+    assert a.point_norm == pytest.approx(b.point_norm, abs=1e-6)
+    np.testing.assert_allclose(a.rotation, b.rotation, atol=1e-6)
+
+
+def test_checkpoint_errors_name_the_problem(model, tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_pretrained(tmp_path / "nope")
+    ck = tmp_path / "ck"
+    save_pretrained(model, ck)
+    data = (ck / "model.safetensors").read_bytes()
+    (ck / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"missing model\.safetensors"):
+        load_pretrained(ck)
+    (ck / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_pretrained(ck)
+    (ck / "model.safetensors").write_bytes(data)
+    cfg = preset_config("tiny", **{**SMALL, "d_model": 96})
+    cfg.save(ck / "config.json")
+    with pytest.raises(CheckpointError, match=r"do not match.*wrong shape"):
+        load_pretrained(ck)
+    (ck / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"bad config\.json"):
+        load_pretrained(ck)
+
+
+@pytest.mark.parametrize("preset,tower", [
+    ("base", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=64, image_size=32, patch_size=8)),
+    ("large", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                   intermediate_size=64, image_size=28, patch_size=7)),
+])
+def test_base_and_large_build_with_transformers_towers(preset, tower):
+    full = preset_config(preset)
+    assert full.vision in ("clip", "siglip") and full.vision_tower
+    if preset == "large":  # RoboMamba's backbone size: Mamba-2.8B
+        assert (full.backbone, full.d_model, full.n_layers) == ("mamba", 2560, 64)
+    size = tower["image_size"]
+    cfg = preset_config(preset, vision_tower_config=tower, image_width=size, image_height=size,
+                        d_model=64, n_layers=1, head_dim=32, chunk_size=64, head_hidden=32)
+    m = build_model(cfg).eval()
+    kind = "Siglip" if preset == "base" else "CLIP"
+    assert type(m.rgb_encoder.tower).__name__.startswith(kind)
+    assert type(m.backbone).__name__ == ("Mamba2Model" if preset == "base" else "MambaModel")
+    assert m.config.grid == (4, 4)
+    rgb, depth = _frame(6)
+    p = m.predict(rgb, depth, INTR, "the cup behind the plate")
+    assert 0 <= p.confidence <= 1 and is_rotation(p.rotation, tol=1e-5)

@@ -1,0 +1,79 @@
+"""The trained tiny checkpoint shipped in the package: files, size, and behaviour on freshly
+rendered simulator scenes (seeds outside every dataset split), scored by the benchmark's own
+evaluator against the image-centre baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spatial_ros.data.baselines.centre import CentreReferrer
+from spatial_ros.data.dataset import RefSample
+from spatial_ros.data.evaluate import evaluate, summarize
+from spatial_ros.data.generate import GenerateConfig, generate_scene
+from spatial_ros.model import SpatialMamba
+from spatial_ros.model.checkpoint import default_checkpoint_dir
+
+FRESH_SEED = 90_000_000  # train/val/test/unseen use 0 / 1e7 / 2e7 / 3e7 + index
+MIN_MARGIN = 0.05  # accuracy above the image-centre baseline (measured: 11.1% vs 5.6%)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model() -> SpatialMamba:
+    return SpatialMamba.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def fresh_samples(tmp_path_factory) -> list[RefSample]:
+    root = tmp_path_factory.mktemp("fresh")
+    records = []
+    for k in range(3):
+        records += generate_scene(root, "test", FRESH_SEED + k, GenerateConfig())
+    return [RefSample.from_record(r, root) for r in records]
+
+
+def test_shipped_checkpoint_files():
+    ck = default_checkpoint_dir()
+    names = {p.name for p in ck.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "MODEL_CARD.md"} <= names
+    size_mb = sum(p.stat().st_size for p in ck.iterdir() if p.is_file()) / 2**20
+    assert size_mb <= 30
+    card = (ck / "MODEL_CARD.md").read_text()
+    assert "spatial-ros train" in card and "accuracy" in card.lower()
+
+
+def test_shipped_model_beats_the_centre_baseline_on_fresh_scenes(model, fresh_samples):
+    assert model.config.preset == "tiny"
+    assert model.config.calibration_temperature != 1.0  # fitted on val after training
+    assert len(fresh_samples) >= 20
+    ours = summarize(evaluate(model, fresh_samples, progress=False))
+    centre = summarize(evaluate(CentreReferrer(), fresh_samples, progress=False))
+    assert ours.errors == 0
+    assert ours.accuracy >= centre.accuracy + MIN_MARGIN
+    assert ours.pos_err_cm is not None and ours.rot_err_deg is not None
+
+
+def test_nonsense_instructions_still_answered_with_low_confidence(model, fresh_samples):
+    """Gibberish gets a valid answer and a confidence no higher than the model's measured
+    accuracy level (the tiny model's confidence is calibrated to ~17% val success; it does not
+    yet separate nonsense from real prompts, see docs/model.md)."""
+    scenes = {s.scene_id: s for s in fresh_samples}.values()
+    confidences = []
+    for s in scenes:
+        rgb, depth = s.load_rgb(), s.load_depth_m()
+        for text in ("qwv zzk plonk", "xylophone tangerine aardvark", "??? !!!"):
+            p = model.predict(rgb, depth, s.intrinsics, text)
+            assert 0 <= p.point_norm[0] <= 1 and 0 <= p.point_norm[1] <= 1
+            assert p.rotation is not None and p.gripper_width > 0
+            confidences.append(p.confidence)
+    assert max(confidences) < 0.5 and float(np.mean(confidences)) < 0.3

@@ -1,0 +1,106 @@
+"""A tiny, learnable referring dataset in the on-disk format of docs/CONTRIBUTING.md, and
+tests of the model's tensor cache over it.
+
+Scenes: coloured blocks on a noisy grey table, depth with holes; prompts name a block by
+colour ("the red block") or by relation to another ("the block left of the green block",
+2 steps); masks are the blocks; grasps sit 2 cm behind the visible block centre with a
+colour-dependent yaw, so every head has something learnable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from spatial_ros.geometry.backproject import backproject_pixels
+from spatial_ros.geometry.intrinsics import Intrinsics
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (40, 60, 230)}
+YAW = {"red": 0.0, "green": 45.0, "blue": 90.0}
+W, H = 128, 96
+
+
+def _rotz(deg: float) -> list[list[float]]:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+
+
+def write_synthetic_dataset(root: Path, n_scenes: dict[str, int], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    intr = Intrinsics(W, H, fx=100.0, fy=100.0, cx=W / 2, cy=H / 2)
+    for sub in ("rgb", "depth", "mask"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for split, n in n_scenes.items():
+        lines = []
+        for s in range(n):
+            sid = f"{split}_{s:04d}"
+            rgb = rng.normal(128, 12, (H, W, 3)).clip(0, 255).astype(np.uint8)
+            depth = np.full((H, W), 1000, np.uint16)
+            boxes = {}
+            xs = rng.permutation(3)
+            for k, name in enumerate(COLOURS):
+                x0 = int(8 + xs[k] * 40 + rng.integers(0, 10))
+                y0 = int(rng.integers(10, H - 34))
+                boxes[name] = (x0, y0, x0 + 20, y0 + 20)
+                rgb[y0:y0 + 20, x0:x0 + 20] = COLOURS[name]
+                depth[y0:y0 + 20, x0:x0 + 20] = 900
+            depth[rng.random((H, W)) < 0.03] = 0  # stereo holes
+            Image.fromarray(rgb).save(root / "rgb" / f"{sid}.png")
+            Image.fromarray(depth).save(root / "depth" / f"{sid}.png")
+            order = sorted(boxes, key=lambda c: boxes[c][0])
+            queries = [(f"the {c} block", c, 1) for c in COLOURS]
+            queries.append((f"the block left of the {order[1]} block", order[0], 2))
+            for q, (prompt, target, steps) in enumerate(queries):
+                x0, y0, x1, y1 = boxes[target]
+                mask = np.zeros((H, W), np.uint8)
+                mask[y0:y1, x0:x1] = 255
+                mid = f"{sid}_{q}"
+                Image.fromarray(mask).save(root / "mask" / f"{mid}.png")
+                cu, cv = (x0 + x1) / 2, (y0 + y1) / 2
+                pos = backproject_pixels(cu, cv, 0.92, intr)[0]
+                lines.append({
+                    "id": mid, "scene_id": sid, "split": split, "rgb": f"rgb/{sid}.png",
+                    "depth": f"depth/{sid}.png", "mask": f"mask/{mid}.png",
+                    "intrinsics": intr.to_dict(), "camera_pose": np.eye(4).tolist(),
+                    "prompt": prompt, "kind": "pick" if steps == 1 else "relation",
+                    "steps": steps, "points": [[cu / W, cv / H]],
+                    "target_id": list(COLOURS).index(target),
+                    "placement": False,
+                    "grasp": {"position": pos.tolist(), "rotation": _rotz(YAW[target]),
+                              "width": 0.04 + 0.01 * list(COLOURS).index(target)}})
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        counts[split] = len(lines)
+    (root / "meta.json").write_text(json.dumps({"generator": "test-synthetic", "counts": counts,
+                                                "seed": seed}))
+    return root
+
+
+def test_cache_targets_match_the_masks(tmp_path):
+    from spatial_ros.model.checkpoint import build_model
+    from spatial_ros.model.config import preset_config
+    from spatial_ros.model.data_loading import CachedRefDataset, build_cache, read_split
+
+    root = write_synthetic_dataset(tmp_path / "ds", {"train": 2, "val": 1})
+    model = build_model(preset_config("tiny", image_width=64, image_height=48,
+                                      conv_channels=[8, 16, 16]), init_text=False)
+    path = build_cache(root, "train", model.processor)
+    assert build_cache(root, "train", model.processor) == path  # reused, not rebuilt
+    ds = CachedRefDataset(path)
+    recs = read_split(root, "train")
+    assert len(ds) == len(recs) == 8
+    item = ds[0]
+    assert item["rgb"].shape == (3, 48, 64) and item["rgb"].dtype == torch.uint8
+    assert item["depth"].shape == (1, 48, 64)
+    # hole-aware resize: the table stays at 1.0 m although 3% of full-res pixels are 0
+    assert float(item["depth"].float().median()) == np.float16(1.0)
+    assert abs(float(item["cell_target"].float().sum()) - 1.0) < 1e-2
+    # the annotated point lies inside the low-res mask, and its cell carries target mass
+    x, y = item["point"].tolist()
+    assert item["mask_lo"][int(y * 48), int(x * 64)] == 1
+    assert item["cell_target"][int(item["offset_cell"])] > 0.5
+    assert bool(item["has_grasp"]) and abs(float(item["depth_offset"]) - 0.02) < 1e-3

@@ -1,0 +1,137 @@
+"""Training: CLI with stages, validation, calibration, resume; policy-only stage; 2-rank DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from test_model_synth_data import write_synthetic_dataset
+
+from spatial_ros.cli.main import main as cli_main
+from spatial_ros.model.checkpoint import build_model, load_pretrained
+from spatial_ros.model.config import preset_config
+from spatial_ros.model.data_loading import CachedRefDataset, build_cache
+from spatial_ros.model.losses import LossWeights, compute_losses
+from spatial_ros.model.train import _trim_text, fit_temperature, model_inputs, set_trainable
+
+SMALL = dict(preset="tiny", image_width=64, image_height=48, conv_channels=[16, 32, 64],
+             d_model=64, n_layers=2, head_hidden=64)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models: one thread is as fast, and far faster on an oversubscribed CI machine
+    (OpenMP threads spin-wait for each other when cores are shared)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_synthetic_dataset(tmp_path_factory.mktemp("ds"), {"train": 12, "val": 4})
+
+
+def _config(path: Path, out: Path, data: Path, stages: list[dict], **kw) -> Path:
+    cfg = {"out_dir": str(out), "model": SMALL, "data": {"root": str(data)},
+           "stages": stages, "batch_size": 8, "val_every_epochs": 1.0, **kw}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_train_cli_stages_validation_calibration_and_resume(dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    stages = [{"name": "align", "trainable": ["projectors"], "epochs": 0.5, "lr": 3e-3},
+              {"name": "full", "trainable": ["all"], "epochs": 1, "lr": 3e-3,
+               "warmup_steps": 2}]
+    cfg = _config(tmp_path / "a.yaml", out, dataset, stages, max_minutes=5)
+    assert cli_main(["train", "--config", str(cfg)]) == 0
+    assert '"calibration"' in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0 <= summary["val"]["all"] <= 1 and "single" in summary["val"]
+    assert summary["calibration"]["temperature"] > 0
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log][:1] == ["align"] and log[-1]["stage"] == "full"
+    best = load_pretrained(out / "best")
+    assert best.config.calibration_temperature == pytest.approx(
+        summary["calibration"]["temperature"])
+    state = json.loads((out / "last" / "train_state.json").read_text())
+    assert state["stage"] == 1 and state["step"] == 6  # 48 samples / batch 8, one epoch
+    # resume with one more stage: skips finished stages, continues from last/
+    stages.append({"name": "policy", "trainable": ["policy_head"], "epochs": 0.5, "lr": 1e-3})
+    cfg = _config(tmp_path / "b.yaml", out, dataset, stages)
+    assert cli_main(["train", "--config", str(cfg), "--resume"]) == 0
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["stage"] == "policy"
+    assert sum(r["stage"] == "full" for r in log) == 1  # not re-run
+
+
+def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
+    torch.manual_seed(0)
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), **cfg))
+    ds = CachedRefDataset(build_cache(dataset, "train", model.processor))
+    batch = _trim_text(torch.utils.data.default_collate([ds[i] for i in range(16)]))
+    params = set_trainable(model, ["policy_head"])
+    assert {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad} == {
+        "policy_head"}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(params, lr=3e-3)
+    losses = []
+    for _ in range(15):
+        out = model(*model_inputs(model, batch, "cpu"))
+        loss = compute_losses(model, out, batch, LossWeights())
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        losses.append({k: v.item() for k, v in loss.items()})
+    changed = {n.split(".")[0] for n, p in model.named_parameters()
+               if not torch.equal(p, before[n])}
+    assert changed == {"policy_head"}
+    assert losses[-1]["width"] < losses[0]["width"]
+    assert losses[-1]["rotation"] < losses[0]["rotation"]
+    assert losses[-1]["point"] == pytest.approx(losses[0]["point"], abs=1e-5)  # frozen
+
+
+def test_temperature_calibration_matches_confidence_to_accuracy():
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), **cfg), init_text=False)
+    rng = np.random.default_rng(0)
+    n, cells = 400, model.config.n_image_tokens
+    logits = torch.from_numpy(rng.normal(0, 1, (n, cells)).astype(np.float32))
+    logits[:, 0] += 6.0  # overconfident: ~all mass on one cell...
+    success = rng.random(n) < 0.5  # ...but right only half of the time
+    t = fit_temperature(model, logits, success)
+    assert t > 1.5  # softened
+    from spatial_ros.model.train import _confidence
+
+    conf = _confidence(model, logits, t).numpy()
+    assert abs(conf.mean() - success.mean()) < 0.1
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_ranks(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    stages = [{"name": "full", "trainable": ["all"], "epochs": 1, "lr": 3e-3,
+               "warmup_steps": 1}]
+    cfg = _config(tmp_path / "ddp.yaml", out, dataset, stages, num_threads=1, calibrate=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(29500 + os.getpid() % 1000), "-m", "spatial_ros.cli.main",
+         "train", "--config", str(cfg)], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads((out / "last" / "train_state.json").read_text())
+    assert state["step"] == 3  # 48 samples split over 2 ranks, batch 8 each
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["history"] and 0 <= summary["val"]["all"] <= 1

@@ -1,0 +1,179 @@
+"""Perception pipeline (no ROS): ray-cast frames with exact ground truth through the real
+back-projection, depth query, refinement and camera->base transform."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from spatial_ros.data.prediction import Prediction
+from spatial_ros.perception.config import PerceptionParams, params_from_ros_yaml
+from spatial_ros.perception.extrinsics import CameraToBase, ExtrinsicsConfig
+from spatial_ros.perception.overlay import draw_overlay
+from spatial_ros.perception.pipeline import PerceptionPipeline, PipelineConfig
+from spatial_ros.perception.refine import DepthConfig, pick_depth
+from spatial_ros.perception.request import decode_utf8, parse_request, string_from_cdr
+from spatial_ros.perception.result import PerceptionResult
+from spatial_ros.perception.synthetic import box_distance, render
+
+REPO_CONFIG = "config/perception.yaml"
+TOP_DOWN = Rotation.from_euler("x", 180, degrees=True).as_matrix()
+
+
+class MaskReferrer:
+    """Points at the named box's mask pixel nearest its centroid (plus an optional pixel
+    offset): a referrer whose answer is known, so the pipeline's geometry can be checked."""
+
+    def __init__(self, frame, offset_px=(0.0, 0.0)):
+        self.frame, self.offset = frame, offset_px
+
+    def predict(self, rgb, depth_m, intrinsics, instruction):
+        idx = next(i for i, b in enumerate(self.frame.boxes) if b.name in instruction)
+        rows, cols = np.nonzero(self.frame.segmentation == idx)
+        k = np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2)
+        u, v = cols[k] + 0.5 + self.offset[0], rows[k] + 0.5 + self.offset[1]
+        rot = self.frame.camera_to_base.rotation.T @ TOP_DOWN  # top-down grasp, camera frame
+        return Prediction.from_px(u, v, intrinsics.width, intrinsics.height, confidence=0.9,
+                                  rotation=rot, gripper_width=0.07, timings={"fake": 0.0})
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return render(noise_mm=1.0, hole_fraction=0.02, seed=1)
+
+
+def _pipeline(frame, refine=True, referrer=None, **kw):
+    ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())
+    cfg = PipelineConfig(depth=DepthConfig(refine=refine), **kw)
+    return PerceptionPipeline(referrer or MaskReferrer(frame), cfg, ext)
+
+
+@pytest.mark.parametrize("name", ["red", "blue"])
+def test_point_lands_on_the_referred_box(frame, name):
+    res = _pipeline(frame).run(frame.rgb, frame.depth_m, frame.intrinsics, f"the {name} box",
+                               request_id="r1", stamp_ns=123, camera_frame="cam")
+    assert res.ok, res.error
+    box = next(b for b in frame.boxes if b.name == name)
+    # the point is on the visible surface: within 1 cm of the box solid, and in x, y within
+    # the box footprint (+1 cm) of the ground-truth centre
+    assert box_distance(np.array(res.point_base), box) < 0.01
+    assert np.all(np.abs(np.array(res.point_base[:2]) - box.center[:2])
+                  <= np.array(box.size[:2]) / 2 + 0.01)
+    assert res.request_id == "r1" and res.stamp_ns == 123 and res.camera_frame == "cam"
+    assert res.base_frame == "base_link" and res.refined
+    # grasp: the camera-frame rotation maps back to the top-down base-frame rotation
+    rb = Rotation.from_quat(res.grasp_base.quaternion_xyzw).as_matrix()
+    np.testing.assert_allclose(rb, TOP_DOWN, atol=1e-6)
+    assert res.grasp_base.width_m == pytest.approx(0.07)
+    assert res.grasp_camera.position == res.point_camera
+    assert {"validate", "refer", "depth", "backproject", "transform", "total",
+            "refer.fake"} <= set(res.timings_ms)
+
+
+def test_refinement_snaps_a_point_that_misses_the_edge(frame):
+    """Three pixels above the red box's top edge, on the table behind it: refinement moves
+    the point onto the box, the plain depth query measures the table."""
+    rows, cols = np.nonzero(frame.segmentation == 0)
+    col = int(np.median(cols))
+    edge = rows[cols == col].min()
+    u, v = col + 0.5, edge - 3 + 0.5
+    depth = frame.depth_m
+    on = pick_depth(depth, u, v, DepthConfig(refine=True))
+    off = pick_depth(depth, u, v, DepthConfig(refine=False))
+    assert on.refined and not off.refined
+    assert frame.segmentation[int(on.v), int(on.u)] == 0  # moved onto the box
+    box_depth = np.median(depth[frame.segmentation == 0])
+    assert abs(on.depth_m - box_depth) < 0.03
+    assert off.depth_m - on.depth_m > 0.03  # the table is farther away
+
+
+def test_refinement_measured_both_ways_on_every_box_pixel_offset(frame):
+    """Over offsets of the referred pixel, refinement keeps more points on the box."""
+    hits = {True: 0, False: 0}
+    offsets = [(dx, dy) for dx in (-6, -3, 0, 3, 6) for dy in (-6, 0, 6)]
+    for refine in (True, False):
+        for off in offsets:
+            pipe = _pipeline(frame, refine, MaskReferrer(frame, off))
+            res = pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, "the red box")
+            assert res.ok, res.error
+            hits[refine] += box_distance(np.array(res.point_base), frame.boxes[0]) < 0.01
+    assert hits[True] >= hits[False]
+    assert hits[True] == len(offsets)
+
+
+@pytest.mark.parametrize("instruction,error", [
+    ("", "empty instruction"),
+    ("   ", "empty instruction"),
+    ("x" * 10_240, "too long"),
+])
+def test_bad_instructions_become_errors(frame, instruction, error):
+    res = _pipeline(frame).run(frame.rgb, frame.depth_m, frame.intrinsics, instruction)
+    assert not res.ok and error in res.error
+    assert res.point_camera is None
+    json.loads(res.to_json())  # still a valid answer
+
+
+def test_bad_frames_become_errors(frame):
+    pipe = _pipeline(frame)
+    zero = np.zeros_like(frame.depth_m)
+    res = pipe.run(frame.rgb, zero, frame.intrinsics, "the red box")
+    assert "all zero" in res.error
+    res = pipe.run(frame.rgb, frame.depth_m[::2, ::2], frame.intrinsics, "the red box")
+    assert "320x240" in res.error and "640x480" in res.error
+    res = pipe.run(frame.rgb, frame.depth_m, frame.intrinsics.scaled(1280, 720), "the red box")
+    assert "camera_info is for 1280x720" in res.error
+    res = PerceptionPipeline(None, load_error="checkpoint not found").run(
+        frame.rgb, frame.depth_m, frame.intrinsics, "the red box")
+    assert "checkpoint not found" in res.error
+
+
+def test_referrer_exception_and_low_confidence_are_reported(frame):
+    class Broken:
+        def predict(self, *a):
+            raise RuntimeError("CUDA out of memory")
+
+    res = _pipeline(frame, referrer=Broken()).run(frame.rgb, frame.depth_m, frame.intrinsics,
+                                                  "the red box")
+    assert "CUDA out of memory" in res.error
+    res = _pipeline(frame, min_confidence=0.95).run(frame.rgb, frame.depth_m,
+                                                    frame.intrinsics, "the red box")
+    assert "below the threshold" in res.error and res.point_camera is not None
+
+
+def test_result_json_roundtrip_and_overlay(frame):
+    res = _pipeline(frame).run(frame.rgb, frame.depth_m, frame.intrinsics, "the blue box", "7")
+    back = PerceptionResult.from_json(res.to_json())
+    assert back == res
+    img = draw_overlay(frame.rgb, res, frame.intrinsics)
+    assert img.shape == frame.rgb.shape and img.dtype == np.uint8
+    u, v = (int(x) for x in res.point_px)
+    assert np.any(img[v - 8:v + 9, u - 8:u + 9] != frame.rgb[v - 8:v + 9, u - 8:u + 9])
+    assert np.any(img[:12] != frame.rgb[:12])  # instruction banner
+    nan = PerceptionResult("1", "x", depth_m=float("nan"))
+    assert json.loads(nan.to_json())["depth_m"] is None
+
+
+def test_requests_plain_json_and_bytes():
+    assert parse_request("pick the cup", "req-1").request_id == "req-1"
+    r = parse_request('{"id": 42, "text": "the cup"}', "req-2")
+    assert (r.request_id, r.text, r.error) == ("42", "the cup", None)
+    assert "text" in parse_request('{"id": 1}', "req-3").error
+    assert parse_request("{not json", "req-4").text == "{not json"
+    cdr = b"\x00\x01\x00\x00\x05\x00\x00\x00abcd\x00"
+    assert decode_utf8(string_from_cdr(cdr)) == "abcd"
+    with pytest.raises(ValueError, match=r"not valid UTF-8 \(byte 0xff at offset 2\)"):
+        decode_utf8(b"ab\xffcd")
+    with pytest.raises(ValueError, match="malformed"):
+        string_from_cdr(b"\x00\x01\x00\x00\xff\x00\x00\x00ab")
+
+
+def test_config_file_matches_params_and_extrinsics_validate():
+    params = params_from_ros_yaml(REPO_CONFIG)
+    assert params == PerceptionParams()  # the shipped YAML documents the defaults
+    with pytest.raises(ValueError, match="unit norm"):
+        CameraToBase.from_config(ExtrinsicsConfig(quaternion_xyzw=[0, 0, 0, 2]))
+    with pytest.raises(ValueError, match="referrer"):
+        PerceptionParams(referrer="magic")
