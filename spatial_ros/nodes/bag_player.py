@@ -50,6 +50,9 @@ class BagPlayerNode(Node):
     def _publish_clock(self) -> None:
         bag_ns = self.schedule.bag_time_ns()
         if bag_ns is not None and not self.done.is_set():
+            # between loops (or when the player thread is starved) the clock holds at the
+            # bag's end instead of running past it; a new loop jumps back like ros2 bag play
+            bag_ns = min(bag_ns, self.replay.end_ns)
             self._clock_pub.publish(Clock(clock=Time(nanoseconds=bag_ns).to_msg()))
 
     def _wait_for_subscribers(self) -> None:
