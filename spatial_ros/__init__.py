@@ -5,4 +5,10 @@ Layers (imports point downward only; nothing outside ``nodes`` imports rclpy):
 → ``geometry``.
 """
 
+import os
+
+# We only ever render offscreen (simulated cameras, overlays, GIFs). MuJoCo reads MUJOCO_GL
+# when it is first imported, so set the default before any submodule can import it.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 __version__ = "0.1.0"
