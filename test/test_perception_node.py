@@ -170,7 +170,7 @@ def setup():
 
 def _ask_in_mode(camera, operator, text, mode):
     camera.set_mode(mode)
-    for _ in range(10):  # until the answer used a frame published in this mode
+    for _ in range(40):  # until the answer used a frame published in this mode
         res = operator.ask(text)
         if res["stamp_ns"] > camera.mode_since_ns:
             return res
