@@ -22,3 +22,15 @@ def ros():
     """An rclpy context of its own with a background executor; see ros_harness.RosTestContext."""
     with RosTestContext() as ctx:
         yield ctx
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small models: one torch thread is as fast, and far faster on an oversubscribed CI
+    machine (OpenMP threads spin-wait for each other when cores are shared)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

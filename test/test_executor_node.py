@@ -66,16 +66,22 @@ def _objects(probe) -> list[dict]:
         return list(probe.truth["objects"])
 
 
+def _scene_ready(probe, sim, ex) -> tuple[dict, dict]:
+    """Waits for the sim's ground truth and the executor's task topic; returns a container
+    and a cube/block to pick from the scene."""
+    ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0, timeout=60.0)
+    assert ok, f"sim:\n{sim.output()}\nexecutor:\n{ex.output()}"
+    objs = _objects(probe)
+    box = next(o for o in objs if o["is_container"])
+    item = next(o for o in objs if o["graspable"] and o["category"] in ("cube", "block"))
+    return box, item
+
+
 def test_executor_runs_a_task_against_the_sim_node_and_handles_bad_input(ros):
     probe = _Probe(ros)
     with NodeProcess("spatial_ros.nodes.sim_node", *SIM_ARGS) as sim, \
             NodeProcess("spatial_ros.nodes.executor_node", *EXEC_ARGS) as ex:
-        ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0,
-                      timeout=60.0)
-        assert ok, f"sim:\n{sim.output()}\nexecutor:\n{ex.output()}"
-        objs = _objects(probe)
-        box = next(o for o in objs if o["is_container"])
-        item = next(o for o in objs if o["graspable"] and o["category"] in ("cube", "block"))
+        box, item = _scene_ready(probe, sim, ex)
 
         probe.task.publish(String(data='{"id": "bad", "text": 3}'))  # no text
         probe.send("empty", "   ")
@@ -146,12 +152,7 @@ def test_perception_grounded_task_across_three_processes(ros):
     with NodeProcess("spatial_ros.nodes.sim_node", *sim_args) as sim, \
             NodeProcess("spatial_ros.nodes.perception_node", *perception_args) as per, \
             NodeProcess("spatial_ros.nodes.executor_node", *exec_args) as ex:
-        ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0,
-                      timeout=60.0)
-        assert ok, f"sim:\n{sim.output()}\nexecutor:\n{ex.output()}"
-        objs = _objects(probe)
-        box = next(o for o in objs if o["is_container"])
-        item = next(o for o in objs if o["graspable"] and o["category"] in ("cube", "block"))
+        box, item = _scene_ready(probe, sim, ex)
         start = np.array(item["position"])
         images: list = []
         probe.node.create_subscription(Image, "/camera/camera/color/image_raw",

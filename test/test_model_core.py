@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_model_synth_data import SMALL_TINY
 
 from spatial_ros.data.prediction import Prediction
 from spatial_ros.geometry.intrinsics import Intrinsics
@@ -22,19 +23,11 @@ from spatial_ros.model.checkpoint import (
 from spatial_ros.model.processing import InputError, TruncationWarning
 from spatial_ros.model.spatial_mamba import geodesic_angle, rot6d_to_matrix
 
-SMALL = dict(image_width=64, image_height=48, conv_channels=[16, 32, 64], d_model=64,
-             n_layers=2, head_hidden=64)
+SMALL = SMALL_TINY
 INTR = Intrinsics(128, 96, fx=100.0, fy=100.0, cx=64.0, cy=48.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models: one thread is as fast, and far faster on an oversubscribed CI machine
-    (OpenMP threads spin-wait for each other when cores are shared)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from spatial_ros.data.baselines.centre import CentreReferrer
 from spatial_ros.data.dataset import RefSample
@@ -19,12 +18,7 @@ FRESH_SEED = 90_000_000  # train/val/test/unseen use 0 / 1e7 / 2e7 / 3e7 + index
 MIN_MARGIN = 0.05  # accuracy above the image-centre baseline (measured: 11.1% vs 5.6%)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

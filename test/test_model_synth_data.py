@@ -29,6 +29,11 @@ def _rotz(deg: float) -> list[list[float]]:
     return [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
 
 
+# tiny-preset overrides that make a model small enough for fast tests
+SMALL_TINY = dict(image_width=64, image_height=48, conv_channels=[16, 32, 64], d_model=64,
+                  n_layers=2, head_hidden=64)
+
+
 def write_synthetic_dataset(root: Path, n_scenes: dict[str, int], seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     intr = Intrinsics(W, H, fx=100.0, fy=100.0, cx=W / 2, cy=H / 2)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from test_model_synth_data import write_synthetic_dataset
+from test_model_synth_data import SMALL_TINY, write_synthetic_dataset
 
 from spatial_ros.cli.main import main as cli_main
 from spatial_ros.model.checkpoint import build_model, load_pretrained
@@ -21,19 +21,11 @@ from spatial_ros.model.data_loading import CachedRefDataset, build_cache
 from spatial_ros.model.losses import LossWeights, compute_losses
 from spatial_ros.model.train import _trim_text, fit_temperature, model_inputs, set_trainable
 
-SMALL = dict(preset="tiny", image_width=64, image_height=48, conv_channels=[16, 32, 64],
-             d_model=64, n_layers=2, head_hidden=64)
+SMALL = dict(preset="tiny", **SMALL_TINY)
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models: one thread is as fast, and far faster on an oversubscribed CI machine
-    (OpenMP threads spin-wait for each other when cores are shared)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spatial_ros.geometry.intrinsics import Intrinsics
+from spatial_ros.common.image_codec import image_to_numpy
+from spatial_ros.geometry.intrinsics import Intrinsics, camera_info_fields
 
 COLOR = "color/image_raw"
 DEPTH = "aligned_depth_to_color/image_raw"
@@ -42,7 +43,7 @@ def write_rgbd_bag(path: str | Path, frames: Iterable[BagFrame],
                    namespace: str = "/camera/camera", frame_id: str = "camera_color_optical_frame"
                    ) -> Path:
     """Writes frames as a rosbag2 (sqlite3) directory, the way realsense-ros records them."""
-    from rosbags.rosbag2 import Writer
+    from spatial_ros.bags.writer import BagWriter
 
     ts = _typestore()
     T = ts.types
@@ -50,11 +51,10 @@ def write_rgbd_bag(path: str | Path, frames: Iterable[BagFrame],
     Image, Info = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
     Roi = T["sensor_msgs/msg/RegionOfInterest"]
     path = Path(path)
-    with Writer(path, version=9) as writer:
-        c_rgb = writer.add_connection(_topic(namespace, COLOR), Image.__msgtype__, typestore=ts)
-        c_depth = writer.add_connection(_topic(namespace, DEPTH), Image.__msgtype__,
-                                        typestore=ts)
-        c_info = writer.add_connection(_topic(namespace, INFO), Info.__msgtype__, typestore=ts)
+    topics = {kind: _topic(namespace, kind) for kind in (COLOR, DEPTH, INFO)}
+    with BagWriter(path, storage="sqlite3") as writer:
+        for kind, topic in topics.items():
+            writer.add_topic(topic, (Info if kind == INFO else Image).__msgtype__)
         for f in frames:
             h, w = f.depth_mm.shape
             header = Header(stamp=Time(sec=int(f.stamp_ns // 10**9),
@@ -65,31 +65,25 @@ def write_rgbd_bag(path: str | Path, frames: Iterable[BagFrame],
             depth = Image(header=header, height=h, width=w, encoding="16UC1", is_bigendian=0,
                           step=w * 2,
                           data=np.frombuffer(f.depth_mm.astype("<u2").tobytes(), np.uint8))
-            intr = f.intrinsics
-            k = np.array([intr.fx, 0, intr.cx, 0, intr.fy, intr.cy, 0, 0, 1], float)
-            p = np.array([intr.fx, 0, intr.cx, 0, 0, intr.fy, intr.cy, 0, 0, 0, 1, 0], float)
-            info = Info(header=header, height=h, width=w, distortion_model=intr.model,
-                        d=np.asarray(intr.coeffs, float), k=k, r=np.eye(3).reshape(-1), p=p,
+            fields = camera_info_fields(f.intrinsics)
+            info = Info(header=header, height=h, width=w,
+                        distortion_model=fields["distortion_model"],
+                        **{k: np.asarray(fields[k], float) for k in ("d", "k", "r", "p")},
                         binning_x=0, binning_y=0,
                         roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-            for conn, msg in ((c_info, info), (c_rgb, rgb), (c_depth, depth)):
-                writer.write(conn, f.stamp_ns, ts.serialize_cdr(msg, msg.__msgtype__))
+            for kind, msg in ((INFO, info), (COLOR, rgb), (DEPTH, depth)):
+                writer.write(topics[kind], f.stamp_ns, ts.serialize_cdr(msg, msg.__msgtype__))
     return path
 
 
+_BAG_ENCODINGS = ("rgb8", "bgr8", "16UC1", "mono16")
+
+
 def _image(msg) -> np.ndarray:
-    data = np.asarray(msg.data, np.uint8)
-    enc = msg.encoding.lower()
-    if enc in ("rgb8", "bgr8"):
-        img = data.reshape(msg.height, msg.step)[:, :msg.width * 3].reshape(msg.height,
-                                                                          msg.width, 3)
-        return img[..., ::-1].copy() if enc == "bgr8" else img.copy()
-    if enc in ("16uc1", "mono16"):
-        dt = ">u2" if msg.is_bigendian else "<u2"
-        rows = data.reshape(msg.height, msg.step)[:, :msg.width * 2]
-        return np.ascontiguousarray(rows).view(dt).reshape(msg.height, msg.width).astype(
-            np.uint16)
-    raise ValueError(f"unsupported image encoding '{msg.encoding}' (want rgb8/bgr8/16UC1)")
+    if msg.encoding not in _BAG_ENCODINGS:
+        raise ValueError(f"unsupported image encoding '{msg.encoding}' (want rgb8/bgr8/16UC1)")
+    img = image_to_numpy(msg)
+    return img[..., ::-1].copy() if msg.encoding == "bgr8" else img
 
 
 def read_rgbd_bag(path: str | Path, namespace: str = "/camera/camera",
