@@ -209,6 +209,7 @@ def node_runs(args, frame) -> str:
     cmd = [sys.executable, "-m", "spatial_ros.nodes.perception_node", "--ros-args",
            "-p", f"referrer:={args.referrer}", "-p", f"device:={args.device}",
            "-p", "max_frame_age_s:=0.0", "-p", "publish_debug_image:=true",
+           "-p", f"torch_threads:={args.torch_threads}",
            "-p", f"extrinsics_translation:={frame.camera_to_base.translation.tolist()}",
            "-p", f"extrinsics_quaternion_xyzw:={frame.camera_to_base.to_quat()[1].tolist()}"]
     if args.model_path:
@@ -295,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--referrer", default="model", choices=("model", "geometric"))
     ap.add_argument("--model-path", default="")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="the node's CPU inference threads (0 = all cores)")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.requests, args.stage_runs = 20.0, 30, 10

@@ -49,6 +49,15 @@ def test_bench_refer_writes_tables_and_chart(split, tmp_path):
         by_name[name] = np.mean([r["accuracy"] for r in rows])
     # the geometric pipeline reads the instruction; the image centre does not
     assert by_name["geometric"] > by_name["centre"] + 0.2, by_name
+    # a later run tabulates a new predictor next to the earlier results without re-running
+    again = tmp_path / "again"
+    assert main(["bench", "refer", "--data", str(split), "--split", "test", "--predictor",
+                 "centre", "--include-results", str(out), "--out", str(again),
+                 "--no-progress"]) == 0
+    table = (again / "refer.md").read_text().split("\n\n")[1]
+    assert "| geometric | 10 |" in table and "| random | 10 |" in table
+    assert main(["bench", "refer", "--data", str(split), "--split", "test", "--limit", "3",
+                 "--include-results", str(out), "--out", str(again), "--no-progress"]) == 2
 
 
 def test_geometric_referrer_grasps_and_survives_nonsense(split):

@@ -243,3 +243,19 @@ def test_g1_uses_the_arm_on_the_objects_side():
     assert stacks[0].backend.sent == []  # the left arm never moved
     z = (np.linalg.inv(world.base_pose) @ world.object_pose("black_cube_3"))[2, 3]
     assert z > -0.15 + 0.06  # held above the table (base frame: table top at -0.15)
+
+
+def test_g1_places_near_its_body_by_turning_the_release_yaw():
+    """Regression (G1 seed 5): the black box sits 22 cm in front of the pelvis, where the
+    wrist cannot hold the grasp yaw; the release turns about the vertical instead of failing
+    with "no IK solution"."""
+    world = build_world(robot="g1", seed=5)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    report = runner.run("put the blue sphere in the black box")
+    assert report.ok, report
+    box = next(o for o in world.objects if o.name.startswith("black_box"))
+    ball = next(o for o in world.objects if o.name.startswith("blue_sphere"))
+    inv = np.linalg.inv(world.base_pose)
+    p, b = (inv @ world.object_pose(ball.id))[:3, 3], (inv @ world.object_pose(box.id))[:3, 3]
+    assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)  # inside, by physics

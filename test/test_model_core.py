@@ -20,7 +20,7 @@ from spatial_ros.model.checkpoint import (
     load_pretrained,
     save_pretrained,
 )
-from spatial_ros.model.processing import InputError, TruncationWarning
+from spatial_ros.model.processing import InputError, TruncationWarning, normalized_intrinsics
 from spatial_ros.model.spatial_mamba import geodesic_angle, rot6d_to_matrix
 
 SMALL = SMALL_TINY
@@ -47,7 +47,8 @@ def test_forward_shapes_and_gram_schmidt(model):
     proc = model.processor
     rgb, depth = _frame()
     x = proc.normalize_rgb(proc.resize_rgb(rgb)[None])
-    d = proc.normalize_depth(proc.resize_depth(depth, depth.shape)[None])
+    d = proc.normalize_depth(proc.resize_depth(depth, depth.shape)[None],
+                             normalized_intrinsics(INTR)[None])
     text = proc.tokenize(["the red cup"])
     out = model(x, d, text.input_ids, text.attention_mask)
     n = model.config.n_image_tokens
@@ -194,3 +195,23 @@ def test_base_and_large_build_with_transformers_towers(preset, tower):
     rgb, depth = _frame(6)
     p = m.predict(rgb, depth, INTR, "the cup behind the plate")
     assert 0 <= p.confidence <= 1 and is_rotation(p.rotation, tol=1e-5)
+
+
+def test_xyz_depth_input_is_the_back_projected_point_map(model):
+    """The depth encoder's channels are camera-frame X, Y, Z: a pixel's X/Z must equal
+    (u - cx) / fx, the same back-projection the geometry layer uses."""
+    from spatial_ros.geometry.backproject import backproject_pixels
+
+    proc = model.processor
+    h, w = model.config.image_height, model.config.image_width
+    depth = torch.full((1, 1, h, w), 0.8)
+    xyz = proc.normalize_depth(depth, normalized_intrinsics(INTR)[None])[0]
+    s = model.config.max_depth_m
+    row, col = 5, w - 3
+    x, y = (xyz[0, row, col] * 0.25 * s).item(), (xyz[1, row, col] * 0.25 * s).item()
+    u, v = (col + 0.5) * INTR.width / w - 0.5, (row + 0.5) * INTR.height / h - 0.5
+    expected = backproject_pixels(u, v, 0.8, INTR)[0]
+    assert x == pytest.approx(expected[0], abs=1e-4) and y == pytest.approx(expected[1], abs=1e-4)
+    assert (xyz[2] * 0.25 + 0.5) * s == pytest.approx(torch.full((h, w), 0.8), abs=1e-5)
+    with pytest.raises(InputError, match="intrinsics"):
+        proc.normalize_depth(depth)

@@ -94,6 +94,20 @@ def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     assert losses[-1]["point"] == pytest.approx(losses[0]["point"], abs=1e-5)  # frozen
 
 
+def test_all_trains_every_module_but_the_frozen_text_table():
+    """Regression: FiLM and the point query/key once sat in no group and never trained."""
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), **cfg), init_text=False)
+    set_trainable(model, ["all"])
+    frozen = {n.split(".")[0] for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen <= {"text_encoder", "backbone"}
+    trained = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert {"text_to_image", "point_query", "point_key", "backbone"} <= trained
+    model.extra = torch.nn.Linear(2, 2)  # a new part nobody put in a group is an error
+    with pytest.raises(RuntimeError, match="extra"):
+        set_trainable(model, ["all"])
+
+
 def test_temperature_calibration_matches_confidence_to_accuracy():
     cfg = dict(SMALL)
     model = build_model(preset_config(cfg.pop("preset"), **cfg), init_text=False)

@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 from spatial_ros.data.prediction import Prediction
 from spatial_ros.perception.config import PerceptionParams, params_from_ros_yaml
 from spatial_ros.perception.extrinsics import CameraToBase, ExtrinsicsConfig
+from spatial_ros.perception.footprint import object_footprint
 from spatial_ros.perception.overlay import draw_overlay
 from spatial_ros.perception.pipeline import PerceptionPipeline, PipelineConfig
 from spatial_ros.perception.refine import DepthConfig, pick_depth
@@ -177,3 +178,56 @@ def test_config_file_matches_params_and_extrinsics_validate():
         CameraToBase.from_config(ExtrinsicsConfig(quaternion_xyzw=[0, 0, 0, 2]))
     with pytest.raises(ValueError, match="referrer"):
         PerceptionParams(referrer="magic")
+
+
+def _edge_pixel(frame, idx):
+    """The box's pixel farthest from its centroid: a correct but off-centre answer."""
+    rows, cols = np.nonzero(frame.segmentation == idx)
+    k = np.argmax((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2)
+    return cols[k] + 0.5, rows[k] + 0.5
+
+
+@pytest.mark.parametrize("idx", [0, 1])
+def test_footprint_of_an_edge_point_is_the_whole_object(frame, idx):
+    ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())
+    box = frame.boxes[idx]
+    u, v = _edge_pixel(frame, idx)
+    fp = object_footprint(frame.depth_m, frame.intrinsics, ext, u, v)
+    assert fp is not None
+    # the edge pixel is ~half a box away from the centre; the footprint centre is not
+    assert np.linalg.norm(np.array(fp.center[:2]) - box.center[:2]) < 0.012
+    assert fp.top_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
+    assert fp.center[2] == pytest.approx(0.0, abs=0.005)  # the table top is the support
+    assert all(e <= s + 0.02 for e, s in zip(fp.extent, box.size[:2], strict=True))
+
+
+def test_footprint_is_none_on_bare_table_and_reported_by_the_pipeline(frame):
+    ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())
+    table = np.argwhere(frame.segmentation == -1)
+    v, u = table[len(table) // 2]
+    assert object_footprint(frame.depth_m, frame.intrinsics, ext, u + 0.5, v + 0.5) is None
+    res = _pipeline(frame, referrer=MaskReferrer(frame)).run(
+        frame.rgb, frame.depth_m, frame.intrinsics, "the red box")
+    box = frame.boxes[0]
+    assert res.ok and res.footprint_base is not None
+    assert np.linalg.norm(np.array(res.footprint_base["center"][:2]) - box.center[:2]) < 0.012
+    assert PerceptionResult.from_dict(json.loads(res.to_json())).footprint_base == \
+        res.footprint_base
+
+
+def test_grounder_drops_into_the_footprint_centre_not_at_the_rim(frame):
+    from spatial_ros.execution.grounding import PerceptionGrounder
+
+    box = frame.boxes[0]
+    u, v = _edge_pixel(frame, 0)
+    edge = MaskReferrer(frame)
+    edge.predict = lambda rgb, d, intr, text: Prediction.from_px(
+        u, v, intr.width, intr.height, confidence=0.9)
+    pipe = _pipeline(frame, referrer=edge)
+    grounder = PerceptionGrounder(
+        lambda prompt: pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, prompt))
+    target = grounder.place_target("in", "the red box", None)
+    assert np.linalg.norm(target.position[:2] - np.array(box.center[:2])) < 0.012
+    assert target.surface_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
+    raw = pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, "the red box").point_base
+    assert np.linalg.norm(np.array(raw[:2]) - box.center[:2]) > 0.02  # the rim point was off

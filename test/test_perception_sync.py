@@ -82,6 +82,13 @@ def test_markers_for_a_result_and_for_an_error():
     err = result_markers(PerceptionResult("2", "x", error="no frame"), stamp)
     assert [m.action for m in err.markers] == [Marker.DELETEALL]
     assert np.isfinite(array.markers[1].pose.position.z)
+    ok.base_frame = "base_link"
+    ok.footprint_base = {"center": [0.5, 0.1, 0.0], "extent": [0.16, 0.12], "top_z": 0.06,
+                         "n_pixels": 400}
+    box = result_markers(ok, stamp).markers[-1]
+    assert box.type == Marker.CUBE and box.header.frame_id == "base_link"
+    assert (box.scale.x, box.scale.y) == pytest.approx((0.16, 0.12))
+    assert box.pose.position.z == pytest.approx(0.03) and box.scale.z == pytest.approx(0.06)
 
 
 @pytest.mark.ros

@@ -44,6 +44,24 @@ def _evaluate_parallel(spec: str, args: argparse.Namespace, n: int) -> list:
         return [r for f in futures for r in f.result()]
 
 
+def _earlier_results(folder: str | None, ids: set[str]) -> dict[str, list]:
+    """Per-sample results of an earlier run (``results_*.jsonl``) on the same samples, so a
+    new predictor lands in one table with baselines that are slow to re-run."""
+    from spatial_ros.data.evaluate import SampleResult
+
+    if folder is None:
+        return {}
+    found = {}
+    for path in sorted(Path(folder).glob("results_*.jsonl")):
+        rows = [SampleResult(**json.loads(line)) for line in path.read_text().splitlines()]
+        if {r.id for r in rows} != ids:
+            raise ValueError(f"{path} holds other samples than this split/limit; re-run it")
+        found[path.stem.removeprefix("results_")] = rows
+    if not found:
+        raise FileNotFoundError(f"no results_*.jsonl in {folder}")
+    return found
+
+
 def _refer(args: argparse.Namespace) -> int:
     from spatial_ros.data.dataset import load_split
     from spatial_ros.data.evaluate import evaluate, markdown_report
@@ -55,8 +73,8 @@ def _refer(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     specs = [s.strip() for p in args.predictor for s in p.split(",") if s.strip()]
-    specs = specs or ["centre", "random", "geometric"]
-    results = {}
+    results = _earlier_results(args.include_results, {s.id for s in samples})
+    specs = specs or ([] if results else ["centre", "random", "geometric"])
     for spec in specs:
         referrer, name = make_predictor(spec, args.device)
         if args.workers > 1:
@@ -91,5 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--device", default="auto", help="for model predictors")
     r.add_argument("--workers", type=int, default=1,
                    help="evaluate in this many processes (latency then includes contention)")
+    r.add_argument("--include-results", default=None, metavar="DIR",
+                   help="also tabulate the results_*.jsonl of an earlier run on the same split")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=reporting_errors(_refer))

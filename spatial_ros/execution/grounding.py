@@ -327,9 +327,15 @@ class PerceptionGrounder:
                           confidence=float(res.confidence or 0.0))
         res = self._ask(PLACE_PROMPTS[relation].format(a=anchor))
         p = np.asarray(res.point_base, dtype=float)
-        surface = float(p[2]) + (0.06 if relation == "in" else 0.0)
         if relation != "in":
-            surface = max(surface, self.table_height)
+            surface = max(float(p[2]), self.table_height)
+        elif res.footprint_base is not None:  # drop at the container's middle, above its rim
+            fp = res.footprint_base
+            p = np.array([fp["center"][0], fp["center"][1], max(float(p[2]), fp["center"][2])])
+            return Target(p, label=anchor, surface_z=float(fp["top_z"]),
+                          confidence=float(res.confidence or 0))
+        else:  # no footprint (no depth around the point): trust the point, walls ~6 cm
+            surface = float(p[2]) + 0.06
         return Target(p, label=anchor, surface_z=surface, confidence=float(res.confidence or 0))
 
 

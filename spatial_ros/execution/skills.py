@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from spatial_ros.execution.backends.base import Backend
 from spatial_ros.execution.config import ExecutorConfig
@@ -25,6 +26,7 @@ from spatial_ros.execution.safety import EnvelopeViolation
 
 HALF_TURN_Z = np.diag([-1.0, -1.0, 1.0])
 UP = np.array([0.0, 0.0, 1.0])
+PLACE_YAWS_DEG = (45.0, -45.0, 90.0, -90.0)  # release yaws tried when the held one is out of reach
 
 
 @dataclass
@@ -178,9 +180,13 @@ class SkillExecutor:
         """Opens only a little wider than the object (when its width is known) so the
         fingers do not sweep into a container's walls or neighbouring objects."""
         pose = release_pose.copy()
+        # what is set down keeps its tilt; its yaw may turn when the hand cannot reach the
+        # release as held (a short arm close to its body)
+        yawed = [Rotation.from_euler("z", a).as_matrix() @ release_pose[:3, :3]
+                 for a in np.deg2rad(PLACE_YAWS_DEG)]
         pose[:3, :3] = self.reachable_rotation(
             release_pose[:3, :3], release_pose[:3, 3],
-            lambda _p: UP * self.cfg.motion.place_hover, symmetric=False)
+            lambda _p: UP * self.cfg.motion.place_hover, symmetric=False, alternatives=yawed)
         g = self.cfg.gripper
         release_width = None if object_width is None else float(
             np.clip(object_width + 0.025, g.closed_width, g.open_width))

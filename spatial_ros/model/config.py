@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from spatial_ros.common.config import ConfigError, from_dict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: xyz depth input, FiLM text conditioning, second read
 
 
 @dataclass
@@ -30,6 +30,10 @@ class SpatialMambaConfig:
     vision_tower: str | None = None  # hub id or local dir for clip/siglip pretrained weights
     vision_tower_config: dict[str, Any] = field(default_factory=dict)  # random-init towers
     max_depth_m: float = 2.0  # depth normalisation range; beyond is clipped
+    # "xyz": the depth encoder sees the back-projected point map (X, Y, Z in the camera frame,
+    # needs intrinsics), so "left of"/"closer than" are differences of input values rather
+    # than something learned from pixel positions; "depth": Z replicated on 3 channels
+    depth_input: Literal["xyz", "depth"] = "xyz"
     # --- text ----------------------------------------------------------------------------
     text_encoder: Literal["static", "minilm"] = "static"
     text_dim: int = 128  # width of the static (PCA-reduced MiniLM) token table
@@ -44,6 +48,11 @@ class SpatialMambaConfig:
     n_groups: int = 1  # mamba2 only
     chunk_size: int = 64  # mamba2 SSD chunk; 64 is fastest on CPU for ~200 tokens
     conv_kernel: int = 4
+    # the image is read twice ([text, depth, rgb, rgb+depth]): a causal scan's first read of a
+    # token cannot know about objects later in raster order (an anchor below the target), the
+    # second read can ("Just read twice", Arora et al. 2024); the point head reads the second
+    second_read: bool = True
+    text_film: bool = True  # instruction scales/shifts every image token (FiLM) before the scan
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window

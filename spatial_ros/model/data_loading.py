@@ -36,12 +36,12 @@ from tqdm import tqdm
 
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
-from spatial_ros.model.processing import SpatialMambaProcessor
+from spatial_ros.model.processing import SpatialMambaProcessor, normalized_intrinsics
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "unseen")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -131,7 +131,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
     rows, cols = cfg.grid
     size = (cfg.image_height, cfg.image_width)
     scene_index: dict[str, int] = {}
-    rgbs, depths = [], []
+    rgbs, depths, intrinsics = [], [], []
     last_scene, depth = None, None
     cols_out: dict[str, list] = {k: [] for k in (
         "scene", "cell_target", "point", "offset_cell", "cell_offsets", "offset_weight",
@@ -146,6 +146,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
                 scene_index[r.scene_id] = len(rgbs)
                 rgbs.append(processor.resize_rgb(rgb))
                 depths.append(processor.resize_depth(depth, rgb.shape[:2]))
+                intrinsics.append(normalized_intrinsics(r.intrinsics))
         h, w = depth.shape
         if r.mask is not None and r.mask.is_file():
             cells, offsets, low = _mask_targets(np.asarray(Image.open(r.mask).convert("L")),
@@ -175,6 +176,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
     pad = cfg.max_text_tokens - text.input_ids.shape[1]
     tensors = {
         "rgb": torch.stack(rgbs), "depth": torch.stack(depths),
+        "intrinsics": torch.stack(intrinsics),
         "input_ids": F.pad(text.input_ids, (pad, 0), value=processor.tokenizer.pad_token_id),
         "attention_mask": F.pad(text.attention_mask, (pad, 0), value=0).to(torch.uint8),
         "scene": torch.tensor(cols_out["scene"]),
@@ -217,6 +219,9 @@ def _grasp_targets(grasp, intr: Intrinsics, depth: np.ndarray, w: int, h: int) -
             "width": float(grasp.get("width", 0.0)), "depth_offset": offset}
 
 
+SCENE_KEYS = ("rgb", "depth", "intrinsics")  # stored once per scene, indexed by "scene"
+
+
 class CachedRefDataset(Dataset):
     """Samples of a cache file as dicts of tensors (RGB/depth gathered from their scene)."""
 
@@ -229,7 +234,6 @@ class CachedRefDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         s = int(self.t["scene"][i])
-        item = {k: v[i] for k, v in self.t.items() if k not in ("rgb", "depth")}
-        item["rgb"] = self.t["rgb"][s]
-        item["depth"] = self.t["depth"][s]
+        item = {k: v[i] for k, v in self.t.items() if k not in SCENE_KEYS}
+        item.update({k: self.t[k][s] for k in SCENE_KEYS})
         return item

@@ -19,7 +19,7 @@ from spatial_ros.data.prediction import Prediction
 from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
-from spatial_ros.model.processing import InputError, check_rgb
+from spatial_ros.model.processing import InputError, check_rgb, normalized_intrinsics
 from spatial_ros.model.spatial_mamba import SpatialMamba
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -69,7 +69,8 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
         sizes.append((w, h))
         cams.append(_intrinsics_for(intr, w, h))
     rgb_t = proc.normalize_rgb(torch.stack(rgb_u8).to(device))
-    depth_t = proc.normalize_depth(torch.stack(depth_lo).to(device))
+    intr_t = torch.stack([normalized_intrinsics(c) for c in cams]).to(device)
+    depth_t = proc.normalize_depth(torch.stack(depth_lo).to(device), intr_t)
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
     t1 = time.perf_counter()
     with torch.inference_mode(), _autocast(device, dtype):

@@ -73,6 +73,14 @@ def check_depth(depth, shape: tuple[int, int]) -> np.ndarray:
     return np.where(np.isfinite(arr) & (arr > 0), arr, 0.0).astype(np.float32)
 
 
+def normalized_intrinsics(intr) -> torch.Tensor:
+    """(4,) resolution-free intrinsics: fx/W, fy/H and the principal point as a fraction of
+    the image, in the pixel-centres-at-(i + 0.5) convention the model's resizing uses."""
+    return torch.tensor([intr.fx / intr.width, intr.fy / intr.height,
+                         (intr.cx + 0.5) / intr.width, (intr.cy + 0.5) / intr.height],
+                        dtype=torch.float32)
+
+
 @dataclass
 class TextBatch:
     input_ids: torch.Tensor  # (B, T) left-padded
@@ -95,11 +103,14 @@ class SpatialMambaProcessor:
     def resize_rgb(self, rgb) -> torch.Tensor:
         """(H, W, 3) any size -> (3, h, w) uint8 at the model resolution (antialiased)."""
         arr = check_rgb(rgb)
-        x = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1)[None].float()
+        # (1, 3, H, W) view of the HWC array, i.e. channels-last: torch's uint8 antialiased
+        # resize kernel then runs directly (8x faster than via float, within 1 grey level)
+        x = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1)[None]
         size = (self.config.image_height, self.config.image_width)
         if x.shape[-2:] != size:
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        return x[0].round().clamp(0, 255).to(torch.uint8)
+            x = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=size,
+                              mode="bilinear", antialias=True, align_corners=False)
+        return x[0].contiguous()
 
     def resize_depth(self, depth_m, shape: tuple[int, int]) -> torch.Tensor:
         """(H, W) -> (1, h, w) float16 metres; area-average of *valid* pixels only, so holes
@@ -119,10 +130,26 @@ class SpatialMambaProcessor:
         return (rgb_u8.float() / 255.0 - self._mean.to(rgb_u8.device)) / self._std.to(
             rgb_u8.device)
 
-    def normalize_depth(self, depth: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) metres -> (B, 3, h, w): depth as a 3-channel image, so the depth
-        encoder can start from the RGB encoder's weights (RoboRefer). Holes stay 0."""
-        d = (depth.float() / self.config.max_depth_m).clamp(0, 1).expand(-1, 3, -1, -1)
+    def normalize_depth(self, depth: torch.Tensor, intrinsics: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+        """(B, 1, h, w) metres -> (B, 3, h, w), a 3-channel image so the depth encoder can
+        start from the RGB encoder's weights (RoboRefer). ``depth_input`` "xyz": the camera-
+        frame point map from ``intrinsics`` ((B, 4), see ``normalized_intrinsics``); "depth":
+        Z on all three channels. Holes stay 0 (X and Y too)."""
+        d = depth.float()
+        if self.config.depth_input == "xyz":
+            if intrinsics is None:
+                raise InputError("this model reads depth as a point map and needs intrinsics")
+            h, w = d.shape[-2:]
+            k = intrinsics.to(d.device, torch.float32)[:, :, None, None]
+            u = (torch.arange(w, device=d.device, dtype=torch.float32) + 0.5) / w
+            v = (torch.arange(h, device=d.device, dtype=torch.float32) + 0.5) / h
+            x = d * (u.view(1, 1, 1, w) - k[:, 2:3]) / k[:, 0:1]
+            y = d * (v.view(1, 1, h, 1) - k[:, 3:4]) / k[:, 1:2]
+            s = 1.0 / self.config.max_depth_m
+            z = ((d * s).clamp(0, 1) - 0.5) / 0.25
+            return torch.cat([(x * s).clamp(-1, 1) / 0.25, (y * s).clamp(-1, 1) / 0.25, z], 1)
+        d = (d / self.config.max_depth_m).clamp(0, 1).expand(-1, 3, -1, -1)
         return (d - self._mean.to(d.device)) / self._std.to(d.device)
 
     # -- text -----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """SpatialMamba: a depth-aware Mamba policy that points at what an instruction refers to.
 
     instruction -> WordPiece -> frozen token vectors -> text projector ─┐
-    depth (3-ch) -> depth encoder (init = RGB encoder) -> projector ────┼─> [text|depth|rgb]
-    RGB          -> RGB encoder                       -> projector ────┘        │
+    depth -> XYZ map -> depth encoder (init = RGB enc.) -> projector ───┼─> [text|depth|rgb|
+    RGB              -> RGB encoder                     -> projector ───┘    rgb+depth]
+                              (image tokens FiLM-conditioned on the instruction)   │
                                                                    Mamba / Mamba-2 backbone
                                                                                 │
-                     RGB-token outputs ── point head: per-token logit + sub-patch offset
+               second-read outputs ── point head: per-token logit + sub-patch offset
                      pooled outputs    ── policy head: contact refinement, 6D rotation,
                                                        gripper width, depth offset (7-DoF)
 
@@ -14,11 +15,16 @@ Design choices and their sources:
   architecture, initialised from its weights, so depth never disturbs RGB features.
 - RoboMamba: vision + text tokens through a state-space backbone (linear in sequence length);
   an MLP policy head on pooled tokens; 6D rotation -> Gram-Schmidt -> geodesic loss.
-- Token order [text, depth, rgb]: the backbone is causal, so putting the instruction first
-  lets every image token be computed knowing what is being asked for; a pooled instruction
-  vector is also added to every image token (direct conditioning, faster to learn), and the
-  point score includes a bilinear match of each RGB token against a query built from the last
-  output token (the only one that has scanned the whole image) and the pooled instruction.
+- Depth as a point map: the depth encoder reads camera-frame X, Y, Z (back-projected with the
+  intrinsics) instead of Z alone, so spatial relations are differences of input values.
+- Token order [text, depth, rgb, rgb+depth]: the backbone is causal, so putting the
+  instruction first lets every image token be computed knowing what is being asked for; the
+  image is then read a second time (each cell's RGB and depth tokens summed), because on the
+  first read a token cannot know about an anchor object later in raster order ("Just read
+  twice", Arora et al. 2024). The pooled instruction also scales and shifts every image token
+  (FiLM, Perez et al. 2018), which lets colour/category words gate features directly; the
+  point score adds a bilinear match of each second-read token against a query built from
+  the last output token (the only one that has scanned everything) and the instruction.
 """
 
 from __future__ import annotations
@@ -182,10 +188,13 @@ class SpatialMamba(nn.Module):
                                                init=init_text)
         self.text_projector = Projector(self.text_encoder.out_dim, d)
         self.pos_embed = nn.Parameter(torch.zeros(cfg.n_image_tokens, d))
-        self.type_embed = nn.Parameter(torch.zeros(3, d))  # text, depth, rgb
+        self.type_embed = nn.Parameter(torch.zeros(4, d))  # text, depth, rgb, second read
         nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.type_embed, std=0.02)
-        self.text_to_image = nn.Linear(d, d)  # instruction summary added to image tokens
+        # instruction summary -> per-channel scale and shift of image tokens (or a shift only)
+        self.text_to_image = nn.Linear(d, 2 * d if cfg.text_film else d)
+        nn.init.zeros_(self.text_to_image.weight)
+        nn.init.zeros_(self.text_to_image.bias)
         self.backbone = build_backbone(cfg)
         # point head = bilinear text-token match (what is asked vs. what is here) + an MLP
         # score/offset per token; the query comes from the last output token, the only one
@@ -212,13 +221,22 @@ class SpatialMamba(nn.Module):
         m = attention_mask.unsqueeze(-1).to(text.dtype)
         text_pooled = (text * m).sum(1) / m.sum(1).clamp_min(1)
         cond = self.text_to_image(text_pooled).unsqueeze(1)
-        dep = self.depth_projector(self.depth_encoder(depth)) + self.pos_embed + self.type_embed[1]
-        img = self.rgb_projector(self.rgb_encoder(rgb)) + self.pos_embed + self.type_embed[2]
-        dep, img = dep + cond, img + cond
-        seq = torch.cat([text, dep, img], dim=1)
+        dep = self.depth_projector(self.depth_encoder(depth))
+        img = self.rgb_projector(self.rgb_encoder(rgb))
+        if self.config.text_film:
+            scale, shift = cond.chunk(2, dim=-1)
+            dep, img = dep * (1 + scale) + shift, img * (1 + scale) + shift
+        else:
+            dep, img = dep + cond, img + cond
+        dep = dep + self.pos_embed + self.type_embed[1]
+        img = img + self.pos_embed + self.type_embed[2]
+        parts = [text, dep, img]
+        if self.config.second_read:
+            parts.append(dep + img + self.type_embed[3] - self.type_embed[1] - self.type_embed[2])
+        seq = torch.cat(parts, dim=1)
         n_img = img.shape[1]
-        mask = torch.cat([attention_mask.to(torch.long),
-                          attention_mask.new_ones(b, 2 * n_img, dtype=torch.long)], dim=1)
+        mask = torch.cat([attention_mask.to(torch.long), attention_mask.new_ones(
+            b, seq.shape[1] - attention_mask.shape[1], dtype=torch.long)], dim=1)
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))

@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 GROUPS = {
     "encoders": ("rgb_encoder", "depth_encoder"),
     "projectors": ("rgb_projector", "depth_projector", "text_projector", "pos_embed",
-                   "type_embed"),
+                   "type_embed", "text_to_image"),
     "backbone": ("backbone",),
-    "point_head": ("point_head",),
+    "point_head": ("point_head", "point_query", "point_key"),
     "policy_head": ("policy_head",),
 }
 
@@ -102,6 +102,14 @@ def set_trainable(model: SpatialMamba, groups: list[str]) -> list[torch.nn.Param
                          f"known: {sorted(GROUPS)} or 'all'")
     names = {n for g in GROUPS for n in GROUPS[g]} if "all" in groups else {
         n for g in groups for n in GROUPS[g]}
+    # a module no group names would silently stay at its random init ("all" included)
+    frozen_by_design = {"text_encoder"}
+    orphans = {n for n, _ in model.named_children()} - frozen_by_design - {
+        n for g in GROUPS.values() for n in g}
+    orphans |= {n for n, _ in model.named_parameters() if "." not in n} - {
+        n for g in GROUPS.values() for n in g}
+    if orphans:
+        raise RuntimeError(f"model parts {sorted(orphans)} belong to no training group")
     params = []
     for name, p in model.named_parameters():
         # the backbone's token-embedding table is unused (we feed inputs_embeds)
@@ -129,7 +137,7 @@ def model_inputs(model: SpatialMamba, batch: dict, device, jitter: float = 0.0):
         gain = 1 + jitter * (2 * torch.rand(b, 1, 1, 1, device=device) - 1)
         bias = jitter * (2 * torch.rand(b, 1, 1, 1, device=device) - 1)
         x = x * gain + bias
-    depth = proc.normalize_depth(batch["depth"].to(device))
+    depth = proc.normalize_depth(batch["depth"].to(device), batch["intrinsics"].to(device))
     return x, depth, batch["input_ids"].to(device), batch["attention_mask"].to(device)
 
 

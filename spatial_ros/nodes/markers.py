@@ -1,4 +1,5 @@
-"""RViz markers for a perception result: target sphere, grasp axes, instruction text.
+"""RViz markers for a perception result: target sphere, grasp axes, instruction text, and the
+object footprint (a translucent box in the base frame).
 
 Fixed marker ids, so each result replaces the previous one in RViz; a failed result
 clears them (DELETEALL) rather than leaving a stale target on screen.
@@ -70,4 +71,15 @@ def result_markers(result: PerceptionResult, stamp: Time, axis_length_m: float =
     text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
     text.text = result.instruction[:80]
     array.markers.append(text)
+
+    fp = result.footprint_base
+    if fp is not None and result.base_frame:
+        box = _marker(5, Marker.CUBE, result.base_frame, stamp)
+        height = max(float(fp["top_z"]) - float(fp["center"][2]), 0.002)
+        box.pose.position = _point([fp["center"][0], fp["center"][1],
+                                    float(fp["center"][2]) + height / 2])
+        box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["extent"])
+        box.scale.z = height
+        box.color = ColorRGBA(r=0.2, g=0.8, b=1.0, a=0.35)
+        array.markers.append(box)
     return array

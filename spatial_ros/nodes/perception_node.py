@@ -109,6 +109,10 @@ class PerceptionNode(Node):
 
         p = self.params
         referrer, name, error = None, "", None
+        if p.torch_threads > 0 and p.referrer == "model":
+            import torch
+
+            torch.set_num_threads(p.torch_threads)
         try:
             referrer, name = load_referrer(p.referrer, p.model_path, p.device)
         except Exception as exc:  # keep serving: every result will say why

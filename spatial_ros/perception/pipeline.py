@@ -21,6 +21,7 @@ from spatial_ros.data.prediction import Prediction
 from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.geometry.intrinsics import Intrinsics
 from spatial_ros.perception.extrinsics import CameraToBase
+from spatial_ros.perception.footprint import FootprintConfig, object_footprint
 from spatial_ros.perception.refine import DepthConfig, pick_depth
 from spatial_ros.perception.result import Grasp, PerceptionResult
 
@@ -37,6 +38,7 @@ class PerceptionError(ValueError):
 @dataclass
 class PipelineConfig:
     depth: DepthConfig = field(default_factory=DepthConfig)
+    footprint: FootprintConfig = field(default_factory=FootprintConfig)
     min_confidence: float = 0.0  # below this the result carries an error (and the point)
     max_instruction_chars: int = 512
     default_gripper_width_m: float = 0.08  # when the referrer predicts no width
@@ -180,6 +182,9 @@ class PerceptionPipeline:
                 rot_base = Rotation.from_matrix(ext.orientation(rot_cam.as_matrix()))
                 res.grasp_base = Grasp(ext.point(g_cam).tolist(), rot_base.as_quat().tolist(),
                                        float(width), ext.base_frame)
+            if cfg.footprint.enabled:  # where a drop "into" the referred object goes
+                fp = object_footprint(depth_m, intr, ext, pick.u, pick.v, cfg.footprint)
+                res.footprint_base = fp.to_dict() if fp is not None else None
         res.timings_ms["transform"] = (time.perf_counter() - t4) * 1e3
         if res.confidence < cfg.min_confidence:
             raise PerceptionError(f"confidence {res.confidence:.2f} is below the threshold "

@@ -40,6 +40,8 @@ class PerceptionResult:
     point_base: list[float] | None = None
     grasp_camera: Grasp | None = None
     grasp_base: Grasp | None = None
+    # base frame: {center, extent, top_z, n_pixels} of the object region under the point
+    footprint_base: dict[str, Any] | None = None
     confidence: float | None = None
     refined: bool = False
     refine_shift_px: float | None = None
