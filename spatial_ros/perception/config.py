@@ -38,7 +38,7 @@ class PerceptionParams:
     model_path: str = ""  # "" = the checkpoint shipped in spatial_ros/checkpoints
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # CPU inference threads; 0 = torch's default (all cores). 1 keeps OpenMP threads from
-    # spin-waiting on a core the image callbacks hold: on 2 cores, p95 67 ms instead of 270
+    # spin-waiting on a core the image callbacks hold (2 cores: quick-run p95 67 vs 270 ms)
     torch_threads: int = 1
     warm_up: bool = True  # one blank inference at start-up (model referrer)
     min_confidence: float = 0.0
