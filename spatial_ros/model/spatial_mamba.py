@@ -228,11 +228,10 @@ class SpatialMamba(nn.Module):
             dep, img = dep * (1 + scale) + shift, img * (1 + scale) + shift
         else:
             dep, img = dep + cond, img + cond
-        dep = dep + self.pos_embed + self.type_embed[1]
-        img = img + self.pos_embed + self.type_embed[2]
-        parts = [text, dep, img]
-        if self.config.second_read:
-            parts.append(dep + img + self.type_embed[3] - self.type_embed[1] - self.type_embed[2])
+        parts = [text, dep + self.pos_embed + self.type_embed[1],
+                 img + self.pos_embed + self.type_embed[2]]
+        if self.config.second_read:  # both modalities of each cell, position counted twice
+            parts.append(dep + img + 2 * self.pos_embed + self.type_embed[3])
         seq = torch.cat(parts, dim=1)
         n_img = img.shape[1]
         mask = torch.cat([attention_mask.to(torch.long), attention_mask.new_ones(

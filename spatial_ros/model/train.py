@@ -100,16 +100,14 @@ def set_trainable(model: SpatialMamba, groups: list[str]) -> list[torch.nn.Param
     if unknown:
         raise ValueError(f"unknown trainable group(s) {sorted(unknown)}; "
                          f"known: {sorted(GROUPS)} or 'all'")
-    names = {n for g in GROUPS for n in GROUPS[g]} if "all" in groups else {
-        n for g in groups for n in GROUPS[g]}
-    # a module no group names would silently stay at its random init ("all" included)
-    frozen_by_design = {"text_encoder"}
-    orphans = {n for n, _ in model.named_children()} - frozen_by_design - {
-        n for g in GROUPS.values() for n in g}
-    orphans |= {n for n, _ in model.named_parameters() if "." not in n} - {
-        n for g in GROUPS.values() for n in g}
+    grouped = {n for g in GROUPS.values() for n in g}
+    # a model part no group names would silently stay at its random init ("all" included)
+    parts = {n for n, _ in model.named_children()} | {
+        n for n, _ in model.named_parameters() if "." not in n}
+    orphans = parts - grouped - {"text_encoder"}  # the text table is frozen by design
     if orphans:
         raise RuntimeError(f"model parts {sorted(orphans)} belong to no training group")
+    names = grouped if "all" in groups else {n for g in groups for n in GROUPS[g]}
     params = []
     for name, p in model.named_parameters():
         # the backbone's token-embedding table is unused (we feed inputs_embeds)

@@ -44,10 +44,6 @@ class Footprint:
     top_z: float  # highest point of the region (rim of a container)
     n_pixels: int
 
-    def to_dict(self) -> dict:
-        return {"center": self.center, "extent": self.extent, "top_z": self.top_z,
-                "n_pixels": self.n_pixels}
-
 
 def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: float, v: float,
                      cfg: FootprintConfig | None = None) -> Footprint | None:

@@ -11,7 +11,7 @@ exception, because a node must answer every request and keep serving.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -182,10 +182,12 @@ class PerceptionPipeline:
                 rot_base = Rotation.from_matrix(ext.orientation(rot_cam.as_matrix()))
                 res.grasp_base = Grasp(ext.point(g_cam).tolist(), rot_base.as_quat().tolist(),
                                        float(width), ext.base_frame)
-            if cfg.footprint.enabled:  # where a drop "into" the referred object goes
-                fp = object_footprint(depth_m, intr, ext, pick.u, pick.v, cfg.footprint)
-                res.footprint_base = fp.to_dict() if fp is not None else None
-        res.timings_ms["transform"] = (time.perf_counter() - t4) * 1e3
+        t5 = time.perf_counter()
+        res.timings_ms["transform"] = (t5 - t4) * 1e3
+        if ext is not None and cfg.footprint.enabled:  # where a drop "into" the object goes
+            fp = object_footprint(depth_m, intr, ext, pick.u, pick.v, cfg.footprint)
+            res.footprint_base = asdict(fp) if fp is not None else None
+            res.timings_ms["footprint"] = (time.perf_counter() - t5) * 1e3
         if res.confidence < cfg.min_confidence:
             raise PerceptionError(f"confidence {res.confidence:.2f} is below the threshold "
                                   f"{cfg.min_confidence:.2f}")
