@@ -168,7 +168,9 @@ def test_perception_grounded_task_across_three_processes(ros):
         with probe.lock:
             steps = [s["step"] for s in probe.status if s.get("id") == "p1"
                      and s["state"] == "running"]
-        assert 2 in steps, (states, probe.last("p1"), per.output()[-2000:])  # pick done
+        last = probe.last("p1")
+        assert 2 in steps, (last.get("error"), states, ex.output()[-3000:],
+                            per.output()[-2000:])  # pick done
         with probe.lock:
             probe.truth = {}
         assert wait_for(lambda: bool(probe.truth), timeout=10.0)

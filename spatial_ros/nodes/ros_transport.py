@@ -107,6 +107,8 @@ class PerceptionClient:
                  timeout: float = 15.0, callback_group=None) -> None:
         self.node = node
         self.timeout = timeout
+        self.instruction_topic, self.result_topic = instruction_topic, result_topic
+        self._settled = False
         self._pub = node.create_publisher(String, instruction_topic, RELIABLE)
         self._cond = threading.Condition()
         self._results: dict[str, dict] = {}
@@ -123,12 +125,28 @@ class PerceptionClient:
             self._results[rid] = data
             self._cond.notify_all()
 
+    def _connected(self) -> bool:
+        return (self._pub.get_subscription_count() > 0
+                and self.node.count_publishers(self.result_topic) > 0)
+
     def ask(self, prompt: str):
+        """The result for ``prompt``; ``None`` on timeout. Publishes only once the perception
+        node's reader and writer are discovered: a volatile message sent before discovery
+        completes is silently lost, which showed up as "no answer" on a loaded machine."""
         from spatial_ros.perception.result import PerceptionResult
 
         rid = f"exec-{uuid.uuid4().hex[:8]}"
-        self._pub.publish(String(data=json.dumps({"id": rid, "text": prompt})))
         deadline = time.monotonic() + self.timeout
+        while not self._connected():
+            if time.monotonic() > deadline:
+                return PerceptionResult(rid, prompt, error=(
+                    f"no perception node on {self.instruction_topic} / {self.result_topic} "
+                    f"within {self.timeout:.1f} s"))
+            time.sleep(0.05)
+        if not self._settled:  # the graph sees the writer a moment before our reader matches
+            time.sleep(0.2)
+            self._settled = True
+        self._pub.publish(String(data=json.dumps({"id": rid, "text": prompt})))
         with self._cond:
             while rid not in self._results:
                 left = deadline - time.monotonic()
