@@ -8,6 +8,10 @@
    node's resident memory (psutil) at start and end.
 
     .venv/bin/python bench/bench_perception.py [--quick] [--duration 300] [--referrer model]
+        [--node-only] [--in-process | --compare-inference-process]
+
+``--compare-inference-process`` runs 2 and 3 twice, the pipeline in the node's child
+process (the default) and then in the node's own process, and prints the latency ratio.
 
 Frames are ray-cast boxes (spatial_ros.perception.synthetic), so the camera side costs
 the same in every run. Prints Markdown tables.
@@ -16,6 +20,7 @@ the same in every run. Prints Markdown tables.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -205,11 +210,22 @@ class Driver:
         rclpy.shutdown(context=self.context)
 
 
-def node_runs(args, frame) -> str:
+def _rss(ps: psutil.Process) -> int:
+    """The node's resident memory, its inference child process included."""
+    procs = [ps, *ps.children(recursive=True)]
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total
+
+
+def node_runs(args, frame, stats: dict | None = None) -> str:
     cmd = [sys.executable, "-m", "spatial_ros.nodes.perception_node", "--ros-args",
            "-p", f"referrer:={args.referrer}", "-p", f"device:={args.device}",
            "-p", "max_frame_age_s:=0.0", "-p", "publish_debug_image:=true",
            "-p", f"torch_threads:={args.torch_threads}",
+           "-p", f"inference_process:={str(not args.in_process).lower()}",
            "-p", f"extrinsics_translation:={frame.camera_to_base.translation.tolist()}",
            "-p", f"extrinsics_quaternion_xyzw:={frame.camera_to_base.to_quat()[1].tolist()}"]
     if args.model_path:
@@ -250,9 +266,11 @@ def node_runs(args, frame) -> str:
                               ("client round trip", rtt)):
             p50, p95 = pct(values, 50), pct(values, 95)
             lat.append(f"| {label} | {p50:.1f} | {p95:.1f} | {p95 / p50:.2f}x |")
+            if stats is not None:
+                stats[label.split(" ")[0]] = (p50, p95)
 
         # sustained run
-        rss0 = ps.memory_info().rss
+        rss0 = _rss(ps)
         pub0, t_start = driver.published, time.monotonic()
         samples = [(0.0, rss0)]
         answered, failed, k = 0, 0, 0
@@ -262,14 +280,14 @@ def node_runs(args, frame) -> str:
             answered += bool(r and not r[1]["error"])
             failed += not (r and not r[1]["error"])
             time.sleep(1.0)
-            samples.append((time.monotonic() - t_start, ps.memory_info().rss))
+            samples.append((time.monotonic() - t_start, _rss(ps)))
         elapsed = time.monotonic() - t_start
         rate = (driver.published - pub0) / elapsed
         rss1 = samples[-1][1]
         mid = samples[len(samples) // 2][1]
         mem = ["", f"Sustained RGB-D for {elapsed:.0f} s at {rate:.1f} Hz published "
                f"(640x480 rgb8 + 16UC1), {answered} instructions answered, {failed} failed", "",
-               "| node resident memory | MiB | vs start |", "|---|---|---|",
+               "| node resident memory (with its child) | MiB | vs start |", "|---|---|---|",
                f"| start | {rss0 / 2**20:.1f} | 1.00x |",
                f"| middle | {mid / 2**20:.1f} | {mid / rss0:.3f}x |",
                f"| end | {rss1 / 2**20:.1f} | {rss1 / rss0:.3f}x |",
@@ -298,15 +316,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="the node's CPU inference threads (0 = all cores)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="node param inference_process:=false (the pipeline shares the node's "
+                         "process and GIL)")
+    ap.add_argument("--compare-inference-process", action="store_true",
+                    help="run the node twice (child process, then in-process) and print the "
+                         "latency ratio")
+    ap.add_argument("--node-only", action="store_true",
+                    help="skip the in-process stage and depth-refinement tables")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.requests, args.stage_runs = 20.0, 30, 10
     frame = render(noise_mm=1.0, hole_fraction=0.01)
+    where = ("child process vs node process" if args.compare_inference_process
+             else "in the node process" if args.in_process else "in a child process")
     print(f"# Perception benchmark ({os.cpu_count()} CPU cores, torch threads "
-          f"{__import__('torch').get_num_threads()})\n")
-    print(stage_table(args, frame))
-    print(refine_accuracy_table(list(range(2 if args.quick else 8))))
-    print(node_runs(args, frame))
+          f"{__import__('torch').get_num_threads()}, node torch_threads {args.torch_threads}, "
+          f"inference {where})\n")
+    if not args.node_only:
+        print(stage_table(args, frame))
+        print(refine_accuracy_table(list(range(2 if args.quick else 8))))
+    if not args.compare_inference_process:
+        print(node_runs(args, frame))
+        return 0
+    stats: dict[bool, dict] = {}
+    for in_process in (False, True):  # same settings, one after the other
+        args.in_process = in_process
+        stats[in_process] = {}
+        print(f"\n## inference {'in the node process' if in_process else 'in a child process'}")
+        print(node_runs(args, frame, stats[in_process]))
+    print("\n## child process vs in-process (node latency, ms)\n\n| measure | child | in-process"
+          " | in-process / child |\n|---|---|---|---|")
+    for i, name in enumerate(("p50", "p95")):
+        child, inproc = stats[False]["node"][i], stats[True]["node"][i]
+        print(f"| {name} | {child:.1f} | {inproc:.1f} | {inproc / child:.2f}x |")
     return 0
 
 

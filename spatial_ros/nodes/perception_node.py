@@ -38,6 +38,12 @@ from spatial_ros.perception.pipeline import (
     PerceptionPipeline,
     check_instruction,
 )
+from spatial_ros.perception.pipeline_process import (
+    PipelineProcess,
+    PipelineSpec,
+    build_pipeline,
+    warm_up,
+)
 from spatial_ros.perception.request import Request, decode_utf8, parse_request, string_from_cdr
 from spatial_ros.perception.result import PerceptionResult
 
@@ -104,28 +110,23 @@ class PerceptionNode(Node):
             values[name] = [float(x) for x in values[name]]
         return PerceptionParams(**values)
 
-    def _make_pipeline(self) -> PerceptionPipeline:
-        from spatial_ros.perception.referrers import load_referrer
-
+    def _make_pipeline(self) -> PerceptionPipeline | PipelineProcess:
         p = self.params
-        referrer, name, error = None, "", None
-        if p.torch_threads > 0 and p.referrer == "model":
-            import torch
-
-            torch.set_num_threads(p.torch_threads)
-        try:
-            referrer, name = load_referrer(p.referrer, p.model_path, p.device)
-        except Exception as exc:  # keep serving: every result will say why
-            error = f"{p.referrer} referrer could not be loaded: {exc}"
-            name = f"{p.referrer} (not loaded)"
-            self.get_logger().error(error)
         ext = None
         defaults = PerceptionParams()
         if (list(p.extrinsics_translation) != defaults.extrinsics_translation
                 or list(p.extrinsics_quaternion_xyzw) != defaults.extrinsics_quaternion_xyzw):
             ext = CameraToBase.from_config(p.extrinsics_config(p.camera_frame))
-        return PerceptionPipeline(referrer, p.pipeline_config(), ext, referrer_name=name,
-                                  load_error=error)
+        spec = PipelineSpec(p.referrer, p.model_path, p.device, p.torch_threads, p.warm_up,
+                            p.pipeline_config(), ext)
+        if p.inference_process:
+            pipeline = PipelineProcess(spec)
+            self.get_logger().info(f"inference runs in child process {pipeline.pid}")
+        else:
+            pipeline = build_pipeline(spec)
+        if pipeline.load_error:  # keep serving: every result will say why
+            self.get_logger().error(pipeline.load_error)
+        return pipeline
 
     def _make_tf(self):
         try:
@@ -174,16 +175,13 @@ class PerceptionNode(Node):
 
     # ---------------------------------------------------------------- worker
     def _warm_up(self) -> None:
-        """One inference on a blank frame, so the first real request does not pay for lazy
-        initialisation (CUDA context, kernel selection, allocator growth)."""
-        if self.pipeline.referrer is None or self.params.referrer != "model":
+        """In-process pipelines only: the child process warms itself up."""
+        if (self.params.inference_process or self.pipeline.referrer is None
+                or self.params.referrer != "model"):
             return
         t0 = time.perf_counter()
-        intr = Intrinsics(640, 480, 615.0, 615.0, 319.5, 239.5)
         try:
-            self.pipeline.referrer.predict(np.full((480, 640, 3), 128, np.uint8),
-                                           np.full((480, 640), 0.8, np.float32), intr,
-                                           "the red cup")
+            warm_up(self.pipeline)
         except Exception as exc:
             self.get_logger().warning(f"warm-up inference failed: {exc!r}")
             return
@@ -321,6 +319,8 @@ class PerceptionNode(Node):
         self._stop.set()
         if self._worker.is_alive():
             self._worker.join(timeout=2.0)
+        if isinstance(self.pipeline, PipelineProcess):
+            self.pipeline.close()
 
 
 def main(argv: list[str] | None = None) -> int:

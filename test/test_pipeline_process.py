@@ -1,0 +1,60 @@
+"""The perception pipeline in a child process: same answers as in-process, a clear error
+and a fresh child when the child dies, load errors reported in every result."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from spatial_ros.perception.extrinsics import CameraToBase
+from spatial_ros.perception.pipeline_process import PipelineProcess, PipelineSpec, build_pipeline
+from spatial_ros.perception.synthetic import render
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return render(noise_mm=1.0, hole_fraction=0.01)
+
+
+@pytest.fixture(scope="module")
+def spec(frame):
+    ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())
+    return PipelineSpec(referrer="geometric", extrinsics=ext)
+
+
+def _ask(pipe, frame, rid: str):
+    return pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, "the red box", rid, 7, "cam")
+
+
+def test_child_answers_like_the_in_process_pipeline_and_survives_its_death(frame, spec):
+    local = _ask(build_pipeline(spec), frame, "a")
+    proc = PipelineProcess(spec)
+    try:
+        assert proc.referrer_name == "geometric" and proc.load_error is None
+        remote = _ask(proc, frame, "a")
+        assert remote.ok, remote.error
+        assert remote.point_base == pytest.approx(local.point_base, abs=1e-9)
+        assert (remote.request_id, remote.stamp_ns, remote.camera_frame) == ("a", 7, "cam")
+        assert remote.footprint_base == local.footprint_base
+
+        os.kill(proc.pid, signal.SIGKILL)
+        proc._proc.join(timeout=5.0)
+        # the request that meets the dead child starts a new one and is answered
+        again = _ask(proc, frame, "b")
+        assert again.ok and again.request_id == "b" and proc.restarts == 1
+    finally:
+        proc.close()
+    assert proc.pid is None
+
+
+def test_a_missing_checkpoint_is_reported_by_every_result(frame, tmp_path):
+    proc = PipelineProcess(PipelineSpec(referrer="model", model_path=str(tmp_path / "nope"),
+                                        warm_up=False))
+    try:
+        assert "could not be loaded" in proc.load_error
+        res = _ask(proc, frame, "c")
+        assert not res.ok and "could not be loaded" in res.error and res.request_id == "c"
+    finally:
+        proc.close()
