@@ -173,6 +173,28 @@ def test_checkpoint_errors_name_the_problem(model, tmp_path):
         load_pretrained(ck)
 
 
+def test_training_on_with_an_added_part_keeps_every_learned_weight(tmp_path):
+    """A checkpoint without word_match loads strictly; with the override its missing tensors
+    start fresh (zero query), so the first forward pass equals the checkpoint's."""
+    torch.manual_seed(0)
+    old = build_model(preset_config("tiny", **{**SMALL, "word_match": False})).eval()
+    save_pretrained(old, tmp_path / "ck")
+    assert not load_pretrained(tmp_path / "ck").config.word_match
+    new = load_pretrained(tmp_path / "ck", overrides={"word_match": True})
+    assert new.config.word_match
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    mask[0, :4] = 0
+    with torch.no_grad():
+        a, b = old(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    assert torch.equal(a.point_logits, b.point_logits)
+    new.train()  # the zero query still learns (a zero gate in front of it would not)
+    new(rgb, depth, ids, mask).point_logits.logsumexp(-1).sum().backward()
+    assert new.word_query.weight.grad.abs().sum() > 0
+    with pytest.raises(CheckpointError, match="word_match"):
+        load_pretrained(tmp_path / "ck", overrides={"word_match": "maybe"})
+
+
 @pytest.mark.parametrize("preset,tower", [
     ("base", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                   intermediate_size=64, image_size=32, patch_size=8)),

@@ -14,7 +14,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from spatial_ros.common.config import ConfigError
+from spatial_ros.common.config import ConfigError, from_dict
 from spatial_ros.model.config import FORMAT_VERSION, SpatialMambaConfig
 from spatial_ros.model.processing import SpatialMambaProcessor
 from spatial_ros.model.spatial_mamba import SpatialMamba
@@ -61,9 +61,14 @@ def save_pretrained(model: SpatialMamba, path: str | Path, tokenizer=None) -> Pa
     return path
 
 
-def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu"
-                    ) -> SpatialMamba:
-    """Loads a checkpoint directory (default: the shipped tiny one), in eval mode."""
+def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu",
+                    overrides: dict | None = None) -> SpatialMamba:
+    """Loads a checkpoint directory (default: the shipped tiny one), in eval mode.
+
+    ``overrides`` change the config before the model is built (training on from a checkpoint
+    with a part added): weights the checkpoint lacks keep their fresh init and are logged;
+    everything else must still match.
+    """
     path = Path(path) if path is not None else default_checkpoint_dir()
     if not path.is_dir():
         raise CheckpointError(f"checkpoint directory not found: {path}")
@@ -74,6 +79,12 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
         config = SpatialMambaConfig.from_json(path / CONFIG_NAME)
     except ConfigError as exc:
         raise CheckpointError(f"checkpoint {path}: bad {CONFIG_NAME}: {exc}") from exc
+    if overrides:
+        try:
+            config = from_dict(SpatialMambaConfig, {**config.to_dict(), **overrides},
+                               where="overrides")
+        except ConfigError as exc:
+            raise CheckpointError(f"checkpoint {path}: {exc}") from exc
     if config.format_version != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format_version {config.format_version}; "
                               f"this code reads {FORMAT_VERSION}")
@@ -86,14 +97,23 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
         model = build_model(config, init_text=False, tokenizer_dir=path)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path}: cannot load tokenizer ({exc})") from exc
-    check_state_dict(model, state, path)
-    model.load_state_dict(state, strict=True)
+    fresh = check_state_dict(model, state, path, allow_missing=bool(overrides))
+    if fresh:
+        log.info("checkpoint %s lacks %d tensors of the overridden config; fresh init: %s",
+                 path, len(fresh), ", ".join(fresh))
+    model.load_state_dict(state, strict=not fresh)
     return model.to(device).eval()
 
 
-def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where) -> None:
+def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where,
+                     allow_missing: bool = False) -> list[str]:
+    """Raises on any mismatch; returns the missing names when ``allow_missing``."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
+    if allow_missing:
+        missing, allowed = [], missing
+    else:
+        allowed = []
     unexpected = sorted(set(state) - set(expected))
     wrong = [f"{k}: file {tuple(state[k].shape)} vs config {tuple(v.shape)}"
              for k, v in expected.items() if k in state and state[k].shape != v.shape]
@@ -107,3 +127,4 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], whe
             parts.append(f"{len(wrong)} with wrong shape (e.g. {wrong[:3]})")
         raise CheckpointError(f"checkpoint {where}: weights do not match config.json: "
                               + "; ".join(parts))
+    return allowed

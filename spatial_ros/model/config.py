@@ -53,6 +53,11 @@ class SpatialMambaConfig:
     # second read can ("Just read twice", Arora et al. 2024); the point head reads the second
     second_read: bool = True
     text_film: bool = True  # instruction scales/shifts every image token (FiLM) before the scan
+    # a second point score: each second-read token against a query pooled over the words with
+    # learned attention, built from the raw token vectors beside their backbone outputs. The
+    # text projector of the first format-2 model mapped all colour words to nearly one vector
+    # (cosine 0.85-0.98), so colour never reached the point head through the pooled text.
+    word_match: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
@@ -103,7 +108,7 @@ class SpatialMambaConfig:
 
 # RoboMamba uses Mamba-2.8B (mamba1, d_model 2560, 64 layers) with a CLIP ViT-L/14 tower.
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {},
+    "tiny": {"word_match": True},
     "base": dict(
         vision="siglip", image_width=224, image_height=224,
         vision_tower="google/siglip-base-patch16-224",

@@ -203,6 +203,15 @@ class SpatialMamba(nn.Module):
         self.point_key = nn.Linear(d, d)
         self.point_head = _mlp(d, cfg.head_hidden, 3)
         self.policy_head = _mlp(2 * d, cfg.head_hidden, 2 + 6 + 1 + 1)
+        if cfg.word_match:  # see SpatialMambaConfig.word_match
+            d_word = self.text_encoder.out_dim + d
+            self.word_weight = nn.Linear(d_word, 1)
+            self.word_query = nn.Linear(d_word, d)
+            self.word_key = nn.Linear(d, d)
+            # zero query: the score starts at 0 (a trained model's behaviour is kept when the
+            # part is added) while the query still gets a gradient through the random keys
+            nn.init.zeros_(self.word_query.weight)
+            nn.init.zeros_(self.word_query.bias)
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -216,7 +225,8 @@ class SpatialMamba(nn.Module):
         """rgb, depth: (B, 3, H, W) normalised (see processing); input_ids/attention_mask:
         (B, T) left-padded."""
         b = rgb.shape[0]
-        text = self.text_projector(self.text_encoder(input_ids, attention_mask))
+        words = self.text_encoder(input_ids, attention_mask)
+        text = self.text_projector(words)
         text = text + self.type_embed[0]
         m = attention_mask.unsqueeze(-1).to(text.dtype)
         text_pooled = (text * m).sum(1) / m.sum(1).clamp_min(1)
@@ -240,6 +250,8 @@ class SpatialMamba(nn.Module):
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
         match = (self.point_key(rgb_out) @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
+        if self.config.word_match:
+            match = match + self._word_match(words, hidden, attention_mask, rgb_out)
         point = self.point_head(rgb_out)
         pooled = torch.cat([rgb_out.mean(1), hidden[:, -1]], dim=-1)
         pol = self.policy_head(pooled).float()
@@ -251,6 +263,16 @@ class SpatialMamba(nn.Module):
             gripper_width=F.softplus(pol[:, 8]),
             depth_offset=pol[:, 9],
         )
+
+    def _word_match(self, words: torch.Tensor, hidden: torch.Tensor,
+                    attention_mask: torch.Tensor, rgb_out: torch.Tensor) -> torch.Tensor:
+        """(B, N) scores: image tokens against an attention-pooled word query."""
+        feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
+        weight = self.word_weight(feats)[..., 0].float()
+        weight = weight.masked_fill(attention_mask == 0, float("-inf")).softmax(dim=1)
+        query = (weight.unsqueeze(-1).to(feats.dtype) * self.word_query(feats)).sum(1)
+        key = self.word_key(rgb_out)
+        return (key @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
 
     # -- decoding -----------------------------------------------------------------------
     def cell_centers(self, device=None) -> torch.Tensor:

@@ -42,7 +42,8 @@ GROUPS = {
     "projectors": ("rgb_projector", "depth_projector", "text_projector", "pos_embed",
                    "type_embed", "text_to_image"),
     "backbone": ("backbone",),
-    "point_head": ("point_head", "point_query", "point_key"),
+    "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
+                   "word_key"),
     "policy_head": ("policy_head",),
 }
 
@@ -233,8 +234,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         state.update(json.loads((last / "train_state.json").read_text()))
         model = load_pretrained(last)
         log.info("resuming from %s at stage %d epoch %d", last, state["stage"], state["epoch"])
-    elif cfg.init_from:
-        model = load_pretrained(cfg.init_from)
+    elif cfg.init_from:  # model keys other than the preset add parts to the checkpoint's
+        overrides = {k: v for k, v in cfg.model.items() if k != "preset"}
+        model = load_pretrained(cfg.init_from, overrides=overrides or None)
     else:
         mcfg = dict(cfg.model)
         model = build_model(preset_config(mcfg.pop("preset", "tiny"), **mcfg))
