@@ -58,3 +58,15 @@ def test_a_missing_checkpoint_is_reported_by_every_result(frame, tmp_path):
         assert not res.ok and "could not be loaded" in res.error and res.request_id == "c"
     finally:
         proc.close()
+
+
+def test_a_child_that_does_not_start_is_an_error_result_not_a_crash(frame, spec):
+    proc = PipelineProcess(spec, start_timeout_s=0.01)  # no child starts that fast
+    try:
+        assert "inference process did not start" in proc.load_error and proc.pid is None
+        res = _ask(proc, frame, "d")  # tries again, fails again, answers with the reason
+        assert not res.ok and "inference process failed" in res.error and res.request_id == "d"
+        proc.start_timeout_s = 120.0
+        assert _ask(proc, frame, "e").ok  # and recovers once a child can start
+    finally:
+        proc.close()

@@ -103,7 +103,11 @@ class PipelineProcess:
         self._lock = threading.Lock()
         self._proc = None
         self._conn = None
-        self._start()
+        try:
+            self._start()
+        except (RuntimeError, EOFError, OSError) as exc:  # keep serving: results say why
+            self.load_error = f"inference process did not start: {exc}"
+            log.error(self.load_error)
 
     @property
     def extrinsics(self) -> CameraToBase | None:
@@ -116,11 +120,13 @@ class PipelineProcess:
         self._proc.start()
         child.close()
         self._conn = parent
-        if not parent.poll(self.start_timeout_s):
+        try:
+            if not parent.poll(self.start_timeout_s):
+                raise RuntimeError(f"no answer within {self.start_timeout_s:.0f} s")
+            _, self.referrer_name, self.load_error = parent.recv()
+        except (RuntimeError, EOFError, OSError):
             self._kill()
-            raise RuntimeError(f"inference process did not start within "
-                               f"{self.start_timeout_s:.0f} s")
-        _, self.referrer_name, self.load_error = parent.recv()
+            raise
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -157,8 +163,7 @@ class PipelineProcess:
                 data = self._conn.recv()
                 log.debug("inference round trip %.1f ms", (time.monotonic() - t0) * 1e3)
                 return PerceptionResult.from_dict(data)
-            except (EOFError, BrokenPipeError, ConnectionResetError, OSError,
-                    RuntimeError) as exc:
+            except (EOFError, OSError, RuntimeError) as exc:  # OSError: broken pipe, reset
                 code = self._proc.exitcode if self._proc is not None else None
                 self._kill()
                 return self._error(request_id, instruction, stamp_ns, (
