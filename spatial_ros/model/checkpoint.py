@@ -110,10 +110,7 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], whe
     """Raises on any mismatch; returns the missing names when ``allow_missing``."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
-    if allow_missing:
-        missing, allowed = [], missing
-    else:
-        allowed = []
+    allowed, missing = (missing, []) if allow_missing else ([], missing)
     unexpected = sorted(set(state) - set(expected))
     wrong = [f"{k}: file {tuple(state[k].shape)} vs config {tuple(v.shape)}"
              for k, v in expected.items() if k in state and state[k].shape != v.shape]

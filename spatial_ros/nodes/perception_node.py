@@ -117,8 +117,8 @@ class PerceptionNode(Node):
         if (list(p.extrinsics_translation) != defaults.extrinsics_translation
                 or list(p.extrinsics_quaternion_xyzw) != defaults.extrinsics_quaternion_xyzw):
             ext = CameraToBase.from_config(p.extrinsics_config(p.camera_frame))
-        spec = PipelineSpec(p.referrer, p.model_path, p.device, p.torch_threads, p.warm_up,
-                            p.pipeline_config(), ext)
+        self._spec = spec = PipelineSpec(p.referrer, p.model_path, p.device, p.torch_threads,
+                                         p.warm_up, p.pipeline_config(), ext)
         if p.inference_process:
             pipeline = PipelineProcess(spec)
             self.get_logger().info(f"inference runs in child process {pipeline.pid}")
@@ -176,20 +176,20 @@ class PerceptionNode(Node):
     # ---------------------------------------------------------------- worker
     def _warm_up(self) -> None:
         """In-process pipelines only: the child process warms itself up."""
-        if (self.params.inference_process or self.pipeline.referrer is None
-                or self.params.referrer != "model"):
+        if self.params.inference_process:
             return
         t0 = time.perf_counter()
         try:
-            warm_up(self.pipeline)
+            ran = warm_up(self.pipeline, self._spec)
         except Exception as exc:
             self.get_logger().warning(f"warm-up inference failed: {exc!r}")
             return
-        self.get_logger().info(f"model warmed up in {(time.perf_counter() - t0) * 1e3:.0f} ms")
+        if ran:
+            self.get_logger().info(f"model warmed up in "
+                                   f"{(time.perf_counter() - t0) * 1e3:.0f} ms")
 
     def _serve(self) -> None:
-        if self.params.warm_up:
-            self._warm_up()
+        self._warm_up()
         while not self._stop.is_set():
             try:
                 request, t_received = self._requests.get(timeout=0.1)

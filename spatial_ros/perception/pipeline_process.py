@@ -62,8 +62,12 @@ def build_pipeline(spec: PipelineSpec):
                               load_error=error)
 
 
-def warm_up(pipeline) -> None:
-    """One inference on a blank frame so the first request skips lazy initialisation."""
+def warm_up(pipeline, spec: PipelineSpec) -> bool:
+    """One inference on a blank frame so the first request skips lazy initialisation (CUDA
+    context, kernel selection, allocator growth); only the model referrer has any. Returns
+    whether it ran."""
+    if not (spec.warm_up and spec.referrer == "model" and pipeline.referrer is not None):
+        return False
     import numpy as np
 
     from spatial_ros.geometry.intrinsics import Intrinsics
@@ -71,14 +75,14 @@ def warm_up(pipeline) -> None:
     intr = Intrinsics(640, 480, 615.0, 615.0, 319.5, 239.5)
     pipeline.run(np.full((480, 640, 3), 128, np.uint8), np.full((480, 640), 0.8, np.float32),
                  intr, "the red cup")
+    return True
 
 
 def _child_main(conn, spec: PipelineSpec) -> None:
     try:
         pipeline = build_pipeline(spec)
         conn.send(("ready", pipeline.referrer_name, pipeline.load_error))
-        if spec.warm_up and pipeline.referrer is not None:
-            warm_up(pipeline)
+        warm_up(pipeline, spec)
         while True:
             job = conn.recv()
             if job is None:
