@@ -1,5 +1,6 @@
 """SpatialMamba inference latency per query on CPU (2 threads by default), fp32 vs bf16,
-Mamba-2 vs Mamba-1 backbone for the tiny preset, single query vs batch of 8.
+Mamba-2 vs Mamba-1 backbone for the tiny preset, eager vs torch.compile (what the
+perception node serves with), single query vs batch of 8.
 
     .venv/bin/python bench/bench_model.py [--quick] [--threads 2] [--checkpoint DIR]
 
@@ -12,6 +13,7 @@ what an idle machine does.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -20,6 +22,7 @@ import torch
 
 from spatial_ros.geometry.intrinsics import Intrinsics
 from spatial_ros.model.checkpoint import build_model, default_checkpoint_dir, load_pretrained
+from spatial_ros.model.compiled_forward import compile_for_inference
 from spatial_ros.model.config import preset_config
 
 TARGET_MS = 30.0
@@ -61,12 +64,15 @@ def main() -> int:
         models = {"mamba2": build_model(preset_config("tiny")).eval()}
     models["mamba1 (same size)"] = build_model(
         preset_config("tiny", backbone="mamba", state_size=16), init_text=False).eval()
+    compiled = copy.deepcopy(models[next(iter(models))])
+    compile_s = compile_for_inference(compiled).warm_up()
+    models["mamba2 (shipped), torch.compile"] = compiled
     rgb, depth = _frames(8)
     rows = []
     base = None
     for name, model in models.items():
         for dtype in ("float32", "bfloat16"):
-            if name.startswith("mamba1") and dtype == "bfloat16":
+            if (name.startswith("mamba1") or "compile" in name) and dtype == "bfloat16":
                 continue
             med, best = _time(lambda m=model, d=dtype: m.predict(rgb[0], depth[0], intr, PROMPT,
                                                                  dtype=d), reps)
@@ -78,7 +84,8 @@ def main() -> int:
             base = base or med
             rows.append((name, dtype, med, best, model_ms, batch / 8, med / base))
     print(f"SpatialMamba tiny, 640x480 RGB-D in, {args.threads} CPU threads, "
-          f"torch {torch.__version__}, {reps} repetitions\n")
+          f"torch {torch.__version__}, {reps} repetitions; torch.compile took "
+          f"{compile_s:.0f} s (batch 1 only: a batch of 8 runs eager)\n")
     print("| backbone | dtype | ms / query, median | best | model only (best) | "
           "ms / query in a batch of 8 (best) | median vs mamba2 fp32 | <= 30 ms (median) |")
     print("|---|---|---|---|---|---|---|---|")

@@ -8,10 +8,11 @@
    node's resident memory (psutil) at start and end.
 
     .venv/bin/python bench/bench_perception.py [--quick] [--duration 300] [--referrer model]
-        [--node-only] [--in-process | --compare-inference-process]
+        [--node-only] [--in-process] [--no-compile] [--compare inference-process|compile]
 
-``--compare-inference-process`` runs 2 and 3 twice, the pipeline in the node's child
-process (the default) and then in the node's own process, and prints the latency ratio.
+``--compare X`` runs 2 and 3 twice, the node's default and then the other setting (the
+pipeline in the node's own process instead of a child; the model eager instead of
+compiled), one after the other, and prints the latency ratios.
 
 Frames are ray-cast boxes (spatial_ros.perception.synthetic), so the camera side costs
 the same in every run. Prints Markdown tables.
@@ -61,7 +62,8 @@ def pct(values, q) -> float:
 
 
 def stage_table(args, frame) -> str:
-    referrer, name = load_referrer(args.referrer, args.model_path, args.device)
+    referrer, name = load_referrer(args.referrer, args.model_path, args.device,
+                                   compile_model=not args.no_compile)
     ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())
     rows = {}
     for refine in (False, True):
@@ -226,6 +228,7 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
            "-p", "max_frame_age_s:=0.0", "-p", "publish_debug_image:=true",
            "-p", f"torch_threads:={args.torch_threads}",
            "-p", f"inference_process:={str(not args.in_process).lower()}",
+           "-p", f"compile_model:={str(not args.no_compile).lower()}",
            "-p", f"extrinsics_translation:={frame.camera_to_base.translation.tolist()}",
            "-p", f"extrinsics_quaternion_xyzw:={frame.camera_to_base.to_quat()[1].tolist()}"]
     if args.model_path:
@@ -240,8 +243,8 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("perception node did not come up")
             time.sleep(0.2)
-        for i in range(200):  # warm-up until it answers on frames
-            r = driver.ask(f"warm{i}", INSTRUCTIONS[0])
+        for i in range(200):  # warm-up (model compilation: a minute) until it answers
+            r = driver.ask(f"warm{i}", INSTRUCTIONS[0], timeout=30.0)
             if r and not r[1]["error"]:
                 break
             if r and "no synchronised" not in r[1]["error"]:
@@ -250,7 +253,7 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
         for i in range(5):
             driver.ask(f"warm-b{i}", INSTRUCTIONS[i % 4])
 
-        rtt, node_lat, errors = [], [], 0
+        rtt, node_lat, pipe_lat, model_lat, errors = [], [], [], [], 0
         for i in range(args.requests):
             r = driver.ask(f"lat{i}", INSTRUCTIONS[i % len(INSTRUCTIONS)])
             if r is None or r[1]["error"]:
@@ -258,12 +261,16 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
                 continue
             rtt.append(r[0])
             node_lat.append(r[1]["latency_ms"])
+            pipe_lat.append(r[1]["timings_ms"]["total"])
+            model_lat.append(r[1]["timings_ms"].get("refer.model", float("nan")))
             time.sleep(0.05)
         lat = ["", f"Instruction -> result over DDS ({args.requests} requests, camera at "
                f"{args.rate:.0f} Hz, referrer {args.referrer}, {errors} errors; ms)", "",
                "| measure | p50 | p95 | p95/p50 |", "|---|---|---|---|"]
         for label, values in (("node (received -> published)", node_lat),
-                              ("client round trip", rtt)):
+                              ("client round trip", rtt),
+                              ("of which the pipeline (PerceptionPipeline.run)", pipe_lat),
+                              ("of which the model forward", model_lat)):
             p50, p95 = pct(values, 50), pct(values, 95)
             lat.append(f"| {label} | {p50:.1f} | {p95:.1f} | {p95 / p50:.2f}x |")
             if stats is not None:
@@ -304,6 +311,11 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
         log.close()
 
 
+# --compare: the args attribute flipped, and what the default and the other run are called
+COMPARISONS = {"inference-process": ("in_process", "child process", "node process"),
+               "compile": ("no_compile", "compiled", "eager")}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="20 s sustained, 30 requests")
@@ -319,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--in-process", action="store_true",
                     help="node param inference_process:=false (the pipeline shares the node's "
                          "process and GIL)")
-    ap.add_argument("--compare-inference-process", action="store_true",
-                    help="run the node twice (child process, then in-process) and print the "
+    ap.add_argument("--no-compile", action="store_true",
+                    help="node param compile_model:=false (eager PyTorch model)")
+    ap.add_argument("--compare", choices=sorted(COMPARISONS),
+                    help="run the node twice, default then the other setting, and print the "
                          "latency ratio")
     ap.add_argument("--node-only", action="store_true",
                     help="skip the in-process stage and depth-refinement tables")
@@ -328,28 +342,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.duration, args.requests, args.stage_runs = 20.0, 30, 10
     frame = render(noise_mm=1.0, hole_fraction=0.01)
-    where = ("child process vs node process" if args.compare_inference_process
-             else "in the node process" if args.in_process else "in a child process")
+    where = "in the node process" if args.in_process else "in a child process"
+    model = "eager" if args.no_compile else "compiled"
+    if args.compare:
+        attr, default, other = COMPARISONS[args.compare]
+        where, model = (f"{default} vs {other}", model) if attr == "in_process" else (
+            where, f"{default} vs {other}")
     print(f"# Perception benchmark ({os.cpu_count()} CPU cores, torch threads "
           f"{__import__('torch').get_num_threads()}, node torch_threads {args.torch_threads}, "
-          f"inference {where})\n")
+          f"inference {where}, model {model})\n")
     if not args.node_only:
         print(stage_table(args, frame))
         print(refine_accuracy_table(list(range(2 if args.quick else 8))))
-    if not args.compare_inference_process:
+    if not args.compare:
         print(node_runs(args, frame))
         return 0
     stats: dict[bool, dict] = {}
-    for in_process in (False, True):  # same settings, one after the other
-        args.in_process = in_process
-        stats[in_process] = {}
-        print(f"\n## inference {'in the node process' if in_process else 'in a child process'}")
-        print(node_runs(args, frame, stats[in_process]))
-    print("\n## child process vs in-process (node latency, ms)\n\n| measure | child | in-process"
-          " | in-process / child |\n|---|---|---|---|")
+    for flipped in (False, True):  # same settings, one after the other
+        setattr(args, attr, flipped)
+        stats[flipped] = {}
+        print(f"\n## {other if flipped else default}")
+        print(node_runs(args, frame, stats[flipped]))
+    print(f"\n## {default} vs {other} (node latency, ms)\n\n| measure | {default} | {other} | "
+          f"{other} / {default} |\n|---|---|---|---|")
     for i, name in enumerate(("p50", "p95")):
-        child, inproc = stats[False]["node"][i], stats[True]["node"][i]
-        print(f"| {name} | {child:.1f} | {inproc:.1f} | {inproc / child:.2f}x |")
+        a, b = stats[False]["node"][i], stats[True]["node"][i]
+        print(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f}x |")
     return 0
 
 

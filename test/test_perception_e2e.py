@@ -151,6 +151,9 @@ def run_scenes(referrer: str, robot: str = "none") -> list[tuple[int, str, float
         with NodeProcess("spatial_ros.nodes.sim_node", *sim_args) as sim_proc, \
                 NodeProcess("spatial_ros.nodes.perception_node", *perception_args) as proc:
             assert wait_for(lambda: "perception ready" in proc.output(), 90.0), proc.output()
+            if referrer == "model":  # compiling the model: a minute the first time here
+                assert wait_for(lambda: "model warmed up" in proc.output(), 300.0), \
+                    proc.output()
             assert wait_for(lambda: operator.pub.get_subscription_count() > 0, 20.0)
             for seed in SEEDS:
                 truth = sim.scene(seed)

@@ -73,8 +73,10 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     depth_t = proc.normalize_depth(torch.stack(depth_lo).to(device), intr_t)
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
     t1 = time.perf_counter()
+    # the compiled graph (compiled_forward.py) is float32; bf16 runs eager under autocast
+    compiled = getattr(model, "compiled_forward", None) if dtype == "float32" else None
     with torch.inference_mode(), _autocast(device, dtype):
-        out = model(rgb_t, depth_t, ids, mask)
+        out = (compiled or model)(rgb_t, depth_t, ids, mask)
         point, conf, _ = model.decode_point(out)
         contact = (point + out.contact_delta).clamp(0, 1)
         rot = out.rotation

@@ -42,7 +42,7 @@ from spatial_ros.perception.pipeline_process import (
     PipelineProcess,
     PipelineSpec,
     build_pipeline,
-    warm_up,
+    timed_warm_up,
 )
 from spatial_ros.perception.request import Request, decode_utf8, parse_request, string_from_cdr
 from spatial_ros.perception.result import PerceptionResult
@@ -118,7 +118,7 @@ class PerceptionNode(Node):
                 or list(p.extrinsics_quaternion_xyzw) != defaults.extrinsics_quaternion_xyzw):
             ext = CameraToBase.from_config(p.extrinsics_config(p.camera_frame))
         self._spec = spec = PipelineSpec(p.referrer, p.model_path, p.device, p.torch_threads,
-                                         p.warm_up, p.pipeline_config(), ext)
+                                         p.warm_up, p.compile_model, p.pipeline_config(), ext)
         if p.inference_process:
             pipeline = PipelineProcess(spec)
             self.get_logger().info(f"inference runs in child process {pipeline.pid}")
@@ -175,18 +175,21 @@ class PerceptionNode(Node):
 
     # ---------------------------------------------------------------- worker
     def _warm_up(self) -> None:
-        """In-process pipelines only: the child process warms itself up."""
-        if self.params.inference_process:
-            return
-        t0 = time.perf_counter()
-        try:
-            ran = warm_up(self.pipeline, self._spec)
-        except Exception as exc:
-            self.get_logger().warning(f"warm-up inference failed: {exc!r}")
-            return
-        if ran:
-            self.get_logger().info(f"model warmed up in "
-                                   f"{(time.perf_counter() - t0) * 1e3:.0f} ms")
+        """Before serving (requests queue meanwhile); a child process warms itself up."""
+        if self.params.warm_up and self.params.compile_model and self.params.referrer == "model":
+            self.get_logger().info("compiling the model (about a minute the first time on a "
+                                   "2-core machine; cached for later starts)")
+        if isinstance(self.pipeline, PipelineProcess):
+            report = self.pipeline.wait_warm_up()
+        else:
+            report = timed_warm_up(self.pipeline, self._spec)
+        if report is None:
+            return  # the process failed; the next request restarts it and says why
+        ran, seconds, error = report
+        if error:
+            self.get_logger().warning(error)
+        elif ran:
+            self.get_logger().info(f"model warmed up in {seconds * 1e3:.0f} ms")
 
     def _serve(self) -> None:
         self._warm_up()
@@ -205,6 +208,7 @@ class PerceptionNode(Node):
         if request.error:
             self._publish_error(request, t_received, request.error)
             return
+        t_start = time.perf_counter()
         frame = self.sync.latest()
         try:
             check_instruction(request.text, self.params.max_instruction_chars)
@@ -217,9 +221,16 @@ class PerceptionNode(Node):
                                 frame.stamp_ns if frame else 0)
             return
         camera_frame = self.params.camera_frame or frame.color.header.frame_id
+        t_frame = time.perf_counter()
         result = self.pipeline.run(rgb, depth_m, intr, request.text, request.request_id,
                                    frame.stamp_ns, camera_frame,
                                    self._extrinsics(camera_frame, frame))
+        t_run = time.perf_counter()
+        # where the node's own time goes (the pipeline's stages are in timings_ms already)
+        result.timings_ms.update({
+            "node.queued": (t_start - t_received) * 1e3,
+            "node.frame": (t_frame - t_start) * 1e3,
+            "node.handoff": (t_run - t_frame) * 1e3 - result.timings_ms.get("total", 0.0)})
         self._publish(result, t_received, frame, rgb, intr)
 
     def _no_frame_reason(self) -> str:
@@ -324,7 +335,7 @@ class PerceptionNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(PerceptionNode, argv)
+    return run_node(PerceptionNode, argv, threads=1)
 
 
 if __name__ == "__main__":

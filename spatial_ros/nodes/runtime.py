@@ -6,7 +6,11 @@ import sys
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 from rclpy.qos import (
     QoSDurabilityPolicy,
@@ -31,7 +35,8 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
     node = None
     try:
         node = factory()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = (SingleThreadedExecutor() if threads == 1
+                    else MultiThreadedExecutor(num_threads=threads))
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

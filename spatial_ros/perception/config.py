@@ -41,6 +41,9 @@ class PerceptionParams:
     # spin-waiting on a core the image callbacks hold (2 cores: quick-run p95 67 vs 270 ms)
     torch_threads: int = 1
     warm_up: bool = True  # one blank inference at start-up (model referrer)
+    # torch.compile the model for one question at a time (2 cores: model 43 -> 21 ms on one
+    # thread); the first start compiles for about a minute, later ones load torch's cache
+    compile_model: bool = True
     # run the pipeline in a child process: the image callbacks then cannot take the GIL from
     # inference (2 cores, 30 Hz RGB-D: model p95 176-279 ms in-process; pipeline_process.py)
     inference_process: bool = True

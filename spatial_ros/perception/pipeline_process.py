@@ -5,12 +5,13 @@ camera_info, takes the GIL from the inference thread again and again during a fo
 Measured on this 2-core machine (the tiny model, one torch thread, 60 queries): p50/p95
 52/67 ms with no image subscriptions in the process, 65-71/176-279 ms (max 0.5-0.7 s) with
 them; receiving the images as raw bytes did not help, a 0.5 ms GIL switch interval only
-halved the tail. A child process has an interpreter and a GIL of its own; a request and its
-frame cross a pipe (~2 MB for 640x480 RGB-D, a few ms).
+halved the tail. A child process has an interpreter and a GIL of its own; a request crosses
+a pipe, its frame a shared-memory block.
 
 The child is started with ``spawn`` (never fork a process that runs DDS threads), loads the
-referrer itself and warms it up; if it dies or hangs, the request gets an error result and
-the next request starts a new child.
+referrer itself and warms it up (requests wait for the warm-up: compiling the model can
+take a minute); if it dies or hangs, the request gets an error result and the next request
+starts a new child.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import multiprocessing as mp
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing import shared_memory
+
+import numpy as np
 
 from spatial_ros.perception.extrinsics import CameraToBase
 from spatial_ros.perception.pipeline import PipelineConfig
@@ -38,6 +42,7 @@ class PipelineSpec:
     device: str = "auto"
     torch_threads: int = 1  # 0 = torch's default
     warm_up: bool = True
+    compile_model: bool = False  # torch.compile the model (model/compiled_forward.py)
     config: PipelineConfig | None = None
     extrinsics: CameraToBase | None = None
 
@@ -54,7 +59,8 @@ def build_pipeline(spec: PipelineSpec):
         torch.set_num_threads(spec.torch_threads)
     referrer, name, error = None, "", None
     try:
-        referrer, name = load_referrer(spec.referrer, spec.model_path, spec.device)
+        referrer, name = load_referrer(spec.referrer, spec.model_path, spec.device,
+                                       spec.compile_model)
     except Exception as exc:  # reported in every result instead
         error = f"{spec.referrer} referrer could not be loaded: {exc}"
         name = f"{spec.referrer} (not loaded)"
@@ -64,12 +70,10 @@ def build_pipeline(spec: PipelineSpec):
 
 def warm_up(pipeline, spec: PipelineSpec) -> bool:
     """One inference on a blank frame so the first request skips lazy initialisation (CUDA
-    context, kernel selection, allocator growth); only the model referrer has any. Returns
-    whether it ran."""
+    context, kernel selection, allocator growth, ``torch.compile``); only the model referrer
+    has any. Returns whether it ran."""
     if not (spec.warm_up and spec.referrer == "model" and pipeline.referrer is not None):
         return False
-    import numpy as np
-
     from spatial_ros.geometry.intrinsics import Intrinsics
 
     intr = Intrinsics(640, 480, 615.0, 615.0, 319.5, 239.5)
@@ -78,16 +82,72 @@ def warm_up(pipeline, spec: PipelineSpec) -> bool:
     return True
 
 
+def timed_warm_up(pipeline, spec: PipelineSpec) -> tuple[bool, float, str]:
+    """``warm_up`` that never raises: (ran, seconds, error or "")."""
+    t0 = time.perf_counter()
+    try:
+        ran = warm_up(pipeline, spec)
+    except Exception as exc:  # the node still serves; requests will report their own errors
+        return False, time.perf_counter() - t0, f"warm-up inference failed: {exc!r}"
+    return ran, time.perf_counter() - t0, ""
+
+
+class SharedFrames:
+    """The parent's side of the images' shared-memory block: the pipe then carries only
+    their shapes (pickling 2 MB of RGB-D through it cost 20 ms p50, 40 ms p95 here)."""
+
+    def __init__(self) -> None:
+        self._shm: shared_memory.SharedMemory | None = None
+
+    def put(self, *arrays) -> tuple:
+        """Copies the arrays in; returns what ``SharedFrameReader.get`` needs."""
+        arrays = [np.ascontiguousarray(a) for a in arrays]
+        size = sum(a.nbytes for a in arrays)
+        if self._shm is None or self._shm.size < size:
+            self.close()
+            self._shm = shared_memory.SharedMemory(create=True, size=max(size, 1))
+        layout, offset = [], 0
+        for a in arrays:
+            np.ndarray(a.shape, a.dtype, self._shm.buf, offset)[...] = a
+            layout.append((a.shape, a.dtype.str, offset))
+            offset += a.nbytes
+        return self._shm.name, layout
+
+    def close(self) -> None:
+        if self._shm is not None:
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+
+class SharedFrameReader:
+    """The child's side: attaches to the parent's block (again when it is replaced)."""
+
+    def __init__(self) -> None:
+        self._shm: shared_memory.SharedMemory | None = None
+
+    def get(self, name: str, layout: list) -> list[np.ndarray]:
+        if self._shm is None or self._shm.name != name:
+            if self._shm is not None:
+                self._shm.close()
+            self._shm = shared_memory.SharedMemory(name=name)
+        # copies: nothing may point into the block once the parent writes the next frame
+        return [np.ndarray(shape, np.dtype(dtype), self._shm.buf, offset).copy()
+                for shape, dtype, offset in layout]
+
+
 def _child_main(conn, spec: PipelineSpec) -> None:
+    frames = SharedFrameReader()
     try:
         pipeline = build_pipeline(spec)
         conn.send(("ready", pipeline.referrer_name, pipeline.load_error))
-        warm_up(pipeline, spec)
+        conn.send(("warm", *timed_warm_up(pipeline, spec)))
         while True:
             job = conn.recv()
             if job is None:
                 return
-            conn.send(pipeline.run(*job).to_dict())
+            (name, layout), *rest = job
+            conn.send(pipeline.run(*frames.get(name, layout), *rest).to_dict())
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         return  # the parent went away or is shutting down
 
@@ -103,10 +163,13 @@ class PipelineProcess:
         self.referrer_name = spec.referrer
         self.load_error: str | None = None
         self.restarts = 0
+        self.warm_up_report: tuple[bool, float, str] | None = None  # see timed_warm_up
         self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
         self._proc = None
         self._conn = None
+        self._warm = False
+        self._frames = SharedFrames()
         try:
             self._start()
         except (RuntimeError, EOFError, OSError) as exc:  # keep serving: results say why
@@ -131,6 +194,30 @@ class PipelineProcess:
         except (RuntimeError, EOFError, OSError):
             self._kill()
             raise
+        self._warm = False
+
+    def _await_warm_up(self) -> None:
+        """Requests wait for the child's warm-up (model compilation can take a minute) instead
+        of timing out on it; the lock is held by the caller."""
+        if self._warm:
+            return
+        if not self._conn.poll(self.start_timeout_s):
+            raise RuntimeError(f"warm-up not finished within {self.start_timeout_s:.0f} s")
+        _, *report = self._conn.recv()
+        self.warm_up_report = tuple(report)
+        self._warm = True
+
+    def wait_warm_up(self) -> tuple[bool, float, str] | None:
+        """Blocks until the child is warm (for logging at start-up); None if it failed."""
+        with self._lock:
+            try:
+                if self._conn is not None:
+                    self._await_warm_up()
+            except (RuntimeError, EOFError, OSError) as exc:
+                log.error("inference process: %s", exc)
+                self._kill()
+                return None
+            return self.warm_up_report
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -147,16 +234,17 @@ class PipelineProcess:
     def run(self, rgb, depth_m, intrinsics, instruction: str, request_id: str = "",
             stamp_ns: int = 0, camera_frame: str = "",
             extrinsics: CameraToBase | None = None) -> PerceptionResult:
-        job = (rgb, depth_m, intrinsics, instruction, request_id, stamp_ns, camera_frame,
-               extrinsics)
         with self._lock:
             try:
+                job = (self._frames.put(rgb, depth_m), intrinsics, instruction, request_id,
+                       stamp_ns, camera_frame, extrinsics)
                 if self._proc is None or not self._proc.is_alive():
                     log.warning("inference process not running (exit code %s); starting a "
                                 "new one", self._proc.exitcode if self._proc else None)
                     self._kill()
                     self.restarts += 1
                     self._start()
+                self._await_warm_up()
                 t0 = time.monotonic()
                 self._conn.send(job)
                 if not self._conn.poll(self.timeout_s):
@@ -188,3 +276,4 @@ class PipelineProcess:
             if self._proc is not None:
                 self._proc.join(timeout=3.0)
             self._kill()
+            self._frames.close()

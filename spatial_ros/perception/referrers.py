@@ -41,8 +41,11 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def load_referrer(kind: str = "model", model_path: str = "", device: str = "auto"):
-    """Returns ``(referrer, name)``; raises FileNotFoundError / RuntimeError / ValueError."""
+def load_referrer(kind: str = "model", model_path: str = "", device: str = "auto",
+                  compile_model: bool = False):
+    """Returns ``(referrer, name)``; raises FileNotFoundError / RuntimeError / ValueError.
+    ``compile_model``: serve through ``torch.compile`` (model.compiled_forward; the first
+    inference compiles)."""
     if kind == "geometric":
         from spatial_ros.data.baselines import GeometricReferrer
 
@@ -55,4 +58,8 @@ def load_referrer(kind: str = "model", model_path: str = "", device: str = "auto
     dev = pick_device(device)
     model = SpatialMamba.from_pretrained(path, device=dev)
     model.eval()
-    return model, f"model:{path.name}@{dev}"
+    if compile_model:
+        from spatial_ros.model.compiled_forward import compile_for_inference
+
+        compile_for_inference(model)
+    return model, f"model:{path.name}@{dev}{'+compiled' if compile_model else ''}"
