@@ -79,6 +79,17 @@ def test_every_robot_config_loads_and_typos_fail(tmp_path):
         load_executor_config("ur5", overrides={"motion.speed_scale": 1.5})
 
 
+def test_configured_joint_limits_reach_the_ik():
+    from spatial_ros.execution.assembly import build_arm_stack
+
+    cfg = load_executor_config("ur5")
+    cfg.envelope.joint_limits = {"shoulder_pan_joint": (-0.5, 0.5)}
+    stack = build_arm_stack(cfg)
+    i = stack.kin.joint_names.index("shoulder_pan_joint")
+    assert (stack.kin.lower[i], stack.kin.upper[i]) == (-0.5, 0.5)
+    assert (stack.envelope.lower[i], stack.envelope.upper[i]) == (-0.5, 0.5)
+
+
 # ---------------------------------------------------------------- envelope + timing
 def _planar_envelope(**kw) -> SafetyEnvelope:
     """A 2-link planar arm (1 m links) in the x-z plane: real FK, known answers."""

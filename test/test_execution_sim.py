@@ -259,3 +259,20 @@ def test_g1_places_near_its_body_by_turning_the_release_yaw():
     inv = np.linalg.inv(world.base_pose)
     p, b = (inv @ world.object_pose(ball.id))[:3, 3], (inv @ world.object_pose(box.id))[:3, 3]
     assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)  # inside, by physics
+
+
+def test_g1_homes_the_last_arm_before_the_other_one_takes_over():
+    """Regression (G1 seed 1): the right arm turned the shared waist to place on the left, so
+    the left arm's hand stood behind the pelvis, outside the workspace, and its next pick
+    was refused. The runner now sends the arm that worked last home before switching."""
+    world = build_world(robot="g1", seed=1)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    report = runner.run("put the brown sphere in the yellow box, then put the black cube to "
+                        "the left of the yellow box, then put the red cube to the right of "
+                        "the yellow box")
+    assert report.ok, report
+    left, right = stacks
+    assert right.backend.sent and left.backend.sent  # both arms worked
+    assert runner.stack is left
+    np.testing.assert_allclose(right.backend.sent[-1].positions[-1], right.kin.home, atol=1e-6)

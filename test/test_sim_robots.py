@@ -201,6 +201,27 @@ def test_ik_reaches_poses_from_fk(name):
         ik.solve([np.nan, 0, 0], np.eye(3))
 
 
+def test_ik_solves_inside_configured_limits():
+    """An envelope's narrower joint range is searched, not just checked afterwards: a pose
+    the home posture reaches by turning the waist is found with the waist kept in range."""
+    robot = get_robot("g1")
+    free = ArmIK(robot, "left_arm")
+    i = list(free.group.joints).index("waist_yaw_joint")
+    q = free.home.copy()
+    q[i] = 0.3
+    target = free.fk(q)
+    narrow = ArmIK(robot, "left_arm", limits={"waist_yaw_joint": (-0.1, 0.1)})
+    assert narrow.lower[i] == -0.1 and narrow.upper[i] == 0.1
+    res = narrow.solve(target[:3, 3], target[:3, :3], narrow.home)
+    assert res.success
+    assert -0.1 - 1e-9 <= res.q[i] <= 0.1 + 1e-9
+    assert np.linalg.norm(narrow.fk(res.q)[:3, 3] - target[:3, 3]) < 1e-3
+    with pytest.raises(ValueError, match="not a joint"):
+        ArmIK(robot, "left_arm", limits={"right_elbow_joint": (0.0, 1.0)})
+    with pytest.raises(ValueError, match="empty"):
+        ArmIK(robot, "left_arm", limits={"waist_yaw_joint": (1.0, 0.5)})
+
+
 def test_quintic_trajectory_respects_limits():
     q0, q1 = np.zeros(3), np.array([1.0, -0.5, 0.2])
     vmax, amax = np.array([1.0, 1.0, 0.1]), np.full(3, 4.0)

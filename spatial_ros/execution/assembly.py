@@ -48,7 +48,10 @@ def build_arm_stack(cfg: ExecutorConfig, group: str | None = None) -> ArmStack:
     from spatial_ros.sim.robots import get_robot
 
     robot = get_robot(cfg.robot)
-    kin = ArmKinematics(robot, group or group_names(cfg, robot)[0])
+    group = group or group_names(cfg, robot)[0]
+    mine = set(robot.groups[group].joints)  # the envelope names unknown joints itself
+    kin = ArmKinematics(robot, group, joint_limits={
+        k: v for k, v in cfg.envelope.joint_limits.items() if k in mine})
     envelope = SafetyEnvelope(cfg.envelope, kin.joint_names, kin.lower, kin.upper,
                               kin.fk_position)
     return ArmStack(cfg, kin, envelope, MotionPlanner(kin, envelope, cfg.motion))

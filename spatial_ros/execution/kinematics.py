@@ -21,11 +21,13 @@ LIMIT_MARGIN = 0.01  # rad kept from every joint limit by IK solutions
 
 class ArmKinematics:
     def __init__(self, robot: str | RobotDescription, group: str | None = None,
-                 ik_cfg: IKConfig | None = None) -> None:
+                 ik_cfg: IKConfig | None = None,
+                 joint_limits: dict[str, tuple[float, float]] | None = None) -> None:
+        """``joint_limits``: the envelope's narrower ranges; IK solves inside them."""
         self.robot = get_robot(robot) if isinstance(robot, str) else robot
         self.group = self.robot.groups[group or self.robot.default_group]
         self.ik = ArmIK(self.robot, self.group.name, base_pose=np.eye(4),
-                        cfg=ik_cfg or IKConfig(restarts=4))
+                        cfg=ik_cfg or IKConfig(restarts=4), limits=joint_limits)
         self.joint_names = tuple(self.group.joints)
         self.lower = np.asarray(self.ik.lower, dtype=float)
         self.upper = np.asarray(self.ik.upper, dtype=float)

@@ -210,10 +210,19 @@ class SkillExecutor:
             done.append(stage.name)
         return SkillResult(True, skill, stages_done=done)
 
+    def _start_state(self) -> np.ndarray:
+        """The measured joints, pulled back into the envelope's range when physics pushed
+        a joint past a limit by less than ``start_tolerance`` (a held object pressing on
+        the wrist): the plan starts at the limit instead of being refused."""
+        q = self.backend.joint_positions()
+        env = self.planner.envelope
+        inside = np.clip(q, env.lower, env.upper)
+        return inside if np.max(np.abs(inside - q)) <= env.cfg.start_tolerance else q
+
     def _stage(self, stage: Stage, cancel: threading.Event):
         if stage.kind == "gripper":
             return self.backend.set_gripper(stage.width, cancel)
-        q0 = self.backend.joint_positions()
+        q0 = self._start_state()
         traj = None
         if stage.kind in ("move", "cartesian"):
             traj = self.backend.plan_to_pose(q0, stage.pose, stage.kind == "cartesian")

@@ -25,6 +25,7 @@ from spatial_ros.execution.task_parser import ParseError, Step, parse_task
 
 DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
+HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing before a hand-over
 
 
 @dataclass
@@ -167,7 +168,15 @@ class TaskRunner:
                     self._preview = self.grounder.place_target(*next_place, target.object_id)
                 except GroundingError:
                     self._preview = None  # the place step will ground it and report
-            self.stack = self._arm_for(target)
+            arm = self._arm_for(target)
+            old = self.stack
+            if arm is not old and not np.allclose(old.backend.joint_positions(),
+                                                  old.kin.home, atol=HOME_TOLERANCE):
+                # hand-over: the arm that worked last goes home first. A shared waist (G1)
+                # stays where that arm turned it, which can leave the new arm outside the
+                # workspace or sweep it through the scene
+                self._skill(lambda old=old: old.skills.home(cancel))
+            self.stack = arm
             pose = self._grasp_pose(target)
             self.observer.before_pick(target)
             try:

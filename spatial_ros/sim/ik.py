@@ -45,7 +45,10 @@ class ArmIK:
 
     def __init__(self, robot: RobotDescription, group: str | None = None,
                  base_pose: np.ndarray | None = None, fixed: dict[str, float] | None = None,
-                 cfg: IKConfig | None = None):
+                 cfg: IKConfig | None = None,
+                 limits: dict[str, tuple[float, float]] | None = None):
+        """``limits``: per group joint ``(lower, upper)`` radians that narrow the model's range
+        (a configured envelope), so solutions are searched inside it, not rejected after."""
         self.robot = robot
         self.group = robot.groups[group or robot.default_group]
         self.cfg = cfg or IKConfig()
@@ -65,6 +68,13 @@ class ArmIK:
                                           actuators=False)
         self._qadr = np.array([self.model.joint(j.removeprefix(p)).qposadr[0]
                                for j in self.group.joints])
+        for name, (lo, hi) in (limits or {}).items():
+            if name not in self.group.joints:
+                raise ValueError(f"limits: {name!r} is not a joint of {self.group.name}")
+            rng = self.model.jnt_range[self.model.joint(name.removeprefix(p)).id]
+            rng[:] = max(rng[0], float(lo)), min(rng[1], float(hi))
+            if rng[0] >= rng[1]:
+                raise ValueError(f"limits: empty range for {name!r}")
         self.lower = self.model.jnt_range[[self.model.joint(j.removeprefix(p)).id
                                            for j in self.group.joints], 0]
         self.upper = self.model.jnt_range[[self.model.joint(j.removeprefix(p)).id
