@@ -99,6 +99,40 @@ class _OffFirstTime:
         return self.inner.place_target(relation, anchor, held_id)
 
 
+class _UnsureAfterThePick(_OffFirstTime):
+    """Perception that answers the place question well with the hand empty (confidence 0.8)
+    and, asked again once the object is held, points at the wrong container with 0.2."""
+
+    def __init__(self, inner: GroundTruthGrounder, wrong: str) -> None:
+        super().__init__(inner)
+        self.wrong, self.place_calls = wrong, 0
+
+    def locate(self, phrase: str) -> Target:
+        return self.inner.locate(phrase)
+
+    def place_target(self, relation, anchor, held_id):
+        self.place_calls += 1
+        t = self.inner.place_target(relation, self.wrong if self.place_calls > 1 else anchor,
+                                    held_id)
+        t.confidence = 0.2 if self.place_calls > 1 else 0.8
+        return t
+
+
+def test_place_keeps_the_surer_answer_from_before_the_pick():
+    world, stack = _setup("franka", seed=0)
+    boxes = [o for o in world.objects if o.is_container]
+    item = next(o for o in world.objects if o.graspable and o.category in ("cube", "block"))
+    grounder = _UnsureAfterThePick(GroundTruthGrounder(world), _phrase(boxes[1]))
+    report = _runner(world, stack, grounder=grounder).run(
+        f"put {_phrase(item)} in {_phrase(boxes[0])}")
+    assert report.ok, report
+    assert grounder.place_calls == 2  # asked again after the pick (closed loop), then ignored
+    base_inv = np.linalg.inv(world.base_pose)
+    p = (base_inv @ world.object_pose(item.id))[:3, 3]
+    b = (base_inv @ world.object_pose(boxes[0].id))[:3, 3]
+    assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(boxes[0].size[:2]) / 2)
+
+
 def test_failed_grasp_is_retried_once_then_succeeds():
     world, stack = _setup("ur5", seed=0)
     item = next(o for o in world.objects if o.graspable and o.category == "cube")
