@@ -54,6 +54,7 @@ from spatial_ros.perception.synthetic import render
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "/camera/camera"
+NODE_LATENCY = "node (received -> published)"
 INSTRUCTIONS = ["the red box", "the blue box", "the box on the left", "the box on the right"]
 
 
@@ -267,14 +268,14 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
         lat = ["", f"Instruction -> result over DDS ({args.requests} requests, camera at "
                f"{args.rate:.0f} Hz, referrer {args.referrer}, {errors} errors; ms)", "",
                "| measure | p50 | p95 | p95/p50 |", "|---|---|---|---|"]
-        for label, values in (("node (received -> published)", node_lat),
+        for label, values in ((NODE_LATENCY, node_lat),
                               ("client round trip", rtt),
                               ("of which the pipeline (PerceptionPipeline.run)", pipe_lat),
                               ("of which the model forward", model_lat)):
             p50, p95 = pct(values, 50), pct(values, 95)
             lat.append(f"| {label} | {p50:.1f} | {p95:.1f} | {p95 / p50:.2f}x |")
             if stats is not None:
-                stats[label.split(" ")[0]] = (p50, p95)
+                stats[label] = (p50, p95)
 
         # sustained run
         rss0 = _rss(ps)
@@ -346,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     model = "eager" if args.no_compile else "compiled"
     if args.compare:
         attr, default, other = COMPARISONS[args.compare]
-        where, model = (f"{default} vs {other}", model) if attr == "in_process" else (
-            where, f"{default} vs {other}")
+        where = f"{default} vs {other}" if attr == "in_process" else where
+        model = f"{default} vs {other}" if attr == "no_compile" else model
     print(f"# Perception benchmark ({os.cpu_count()} CPU cores, torch threads "
           f"{__import__('torch').get_num_threads()}, node torch_threads {args.torch_threads}, "
           f"inference {where}, model {model})\n")
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n## {default} vs {other} (node latency, ms)\n\n| measure | {default} | {other} | "
           f"{other} / {default} |\n|---|---|---|---|")
     for i, name in enumerate(("p50", "p95")):
-        a, b = stats[False]["node"][i], stats[True]["node"][i]
+        a, b = stats[False][NODE_LATENCY][i], stats[True][NODE_LATENCY][i]
         print(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f}x |")
     return 0
 

@@ -163,12 +163,12 @@ class PipelineProcess:
         self.referrer_name = spec.referrer
         self.load_error: str | None = None
         self.restarts = 0
-        self.warm_up_report: tuple[bool, float, str] | None = None  # see timed_warm_up
+        # the running child's timed_warm_up result; None until it has warmed up
+        self.warm_up_report: tuple[bool, float, str] | None = None
         self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
         self._proc = None
         self._conn = None
-        self._warm = False
         self._frames = SharedFrames()
         try:
             self._start()
@@ -194,18 +194,17 @@ class PipelineProcess:
         except (RuntimeError, EOFError, OSError):
             self._kill()
             raise
-        self._warm = False
+        self.warm_up_report = None
 
     def _await_warm_up(self) -> None:
         """Requests wait for the child's warm-up (model compilation can take a minute) instead
         of timing out on it; the lock is held by the caller."""
-        if self._warm:
+        if self.warm_up_report is not None:
             return
         if not self._conn.poll(self.start_timeout_s):
             raise RuntimeError(f"warm-up not finished within {self.start_timeout_s:.0f} s")
         _, *report = self._conn.recv()
         self.warm_up_report = tuple(report)
-        self._warm = True
 
     def wait_warm_up(self) -> tuple[bool, float, str] | None:
         """Blocks until the child is warm (for logging at start-up); None if it failed."""
