@@ -2,6 +2,7 @@
 and one grasp executed in MuJoCo physics."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,18 @@ def test_a_dataset_grasp_lifts_the_object_in_physics():
     assert result is not None
     assert result.success, result.reason
     assert result.lift_m > 0.05
+
+
+def test_the_side_grasp_recipe_generates_side_grasps(tmp_path):
+    from spatial_ros.common.config import load_config
+
+    cfg = load_config(GenerateConfig, Path(__file__).parents[1] / "config/data/grasp_side.yaml")
+    assert cfg.samples.weights["grasp_side"] > 0
+    generate(tmp_path, "val", 12, cfg=cfg, progress=False)
+    side = [s for s in load_split(tmp_path, "val") if s.kind == "grasp_side"]
+    assert side, "no side-grasp prompt in 12 samples"
+    for s in side:
+        approach = np.asarray(s.grasp["rotation"])[:, 2]  # camera frame
+        up = np.asarray(s.camera_pose)[2, :3]  # the base frame's z axis in the camera frame
+        assert abs(approach @ up) < 1e-3  # level with the table
+        assert any(w in s.prompt for w in ("side", "sideways"))

@@ -7,7 +7,12 @@ import pytest
 from spatial_ros.data import relations as rel
 from spatial_ros.data import templates
 from spatial_ros.data.expressions import Place, Ref, is_unambiguous, render, resolve
-from spatial_ros.data.grasps import grasp_rotation_error_deg, to_camera, top_down_grasp
+from spatial_ros.data.grasps import (
+    grasp_rotation_error_deg,
+    side_grasp,
+    to_camera,
+    top_down_grasp,
+)
 from spatial_ros.data.parse import ParseError, parse
 from spatial_ros.data.placement import region_mask, table_plane_points
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
@@ -148,3 +153,26 @@ def test_bad_objects_are_rejected_with_clear_errors():
                    np.eye(4), 640, 480)
     with pytest.raises(ValueError, match="unknown view"):
         SceneGraph([], _camera_pose(), 640, 480).view_axes("drone")
+
+
+def test_side_grasp_comes_level_along_the_line_of_sight():
+    pose = _camera_pose()
+    mug = ObjectNode(0, "mug", "red", (0.05, 0.05, 0.1), [0.4, 0.2, 0.05], pixels=2000)
+    g = side_grasp(mug, pose[:3, 3])
+    assert g is not None and is_rotation(g.rotation)
+    sight = mug.position - pose[:3, 3]
+    sight[2] = 0.0
+    np.testing.assert_allclose(g.rotation[:, 2], sight / np.linalg.norm(sight), atol=1e-9)
+    assert abs(g.rotation[:, 1][2]) < 1e-9  # fingers close level with the table
+    np.testing.assert_allclose(g.position, mug.position)
+    assert 0.05 + 0.01 < g.width <= 0.085  # across the footprint seen at an angle, + margin
+    flat = ObjectNode(1, "block", "red", (0.05, 0.05, 0.03), [0.5, 0.0, 0.015], pixels=2000)
+    assert side_grasp(flat, pose[:3, 3]) is None  # fingers would hit the table
+    wide = ObjectNode(2, "box", "red", (0.12, 0.12, 0.1), [0.5, 0.0, 0.05])
+    assert side_grasp(wide, pose[:3, 3]) is None
+    # the prompt kind renders a side request and keeps the grasp verb
+    graph = SceneGraph([mug, flat], pose, 640, 480)
+    expr, target = templates.KINDS["grasp_side"](graph, np.random.default_rng(0))
+    assert target is mug
+    text = render(expr, np.random.default_rng(1), from_side=True)
+    assert any(p.strip() in text for p in ("side", "sideways"))

@@ -237,3 +237,76 @@ def test_xyz_depth_input_is_the_back_projected_point_map(model):
     assert (xyz[2] * 0.25 + 0.5) * s == pytest.approx(torch.full((h, w), 0.8), abs=1e-5)
     with pytest.raises(InputError, match="intrinsics"):
         proc.normalize_depth(depth)
+
+
+def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(model):
+    """On a table seen 50 deg from above with a box on it, the fitted up normal and the ray
+    the policy head gets are the true ones (the box's points are left out of the fit)."""
+    from spatial_ros.model.spatial_mamba import camera_geometry
+
+    cfg = model.config
+    h, w = cfg.image_height, cfg.image_width
+    pitch = np.deg2rad(50.0)
+    up = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])  # base z in the camera frame
+    u = ((np.arange(w) + 0.5) * INTR.width / w - 0.5 - INTR.cx) / INTR.fx
+    v = ((np.arange(h) + 0.5) * INTR.height / h - 0.5 - INTR.cy) / INTR.fy
+    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
+    depth = -0.7 / (rays @ up)  # the table 0.7 m below the camera
+    depth[h // 3:h // 2, w // 4:w // 2] *= 0.9  # a box standing on it
+    xyz = model.processor.normalize_depth(torch.tensor(depth, dtype=torch.float32)[None, None],
+                                          normalized_intrinsics(INTR)[None])
+    rows, cols = cfg.grid
+    look = torch.zeros(1, rows * cols)
+    cell = (rows - 2) * cols + 1  # near the bottom-left corner
+    look[0, cell] = 1.0
+    geo = camera_geometry(xyz, look, cfg.grid, cfg.max_depth_m)[0].numpy()
+    assert np.degrees(np.arccos(np.clip(geo[:3] @ up, -1, 1))) < 2.0
+    r, c = divmod(cell, cols)
+    ph, pw = h // rows, w // cols
+    patch = rays[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw] * depth[r * ph:(r + 1) * ph,
+                                                                   c * pw:(c + 1) * pw, None]
+    expected = patch.reshape(-1, 3).mean(0)
+    expected /= np.linalg.norm(expected)
+    assert np.degrees(np.arccos(np.clip(geo[3:] @ expected, -1, 1))) < 0.5
+
+
+def test_geometry_input_added_to_a_checkpoint_starts_silent_and_learns(model, tmp_path):
+    save_pretrained(model, tmp_path / "ck")
+    new = load_pretrained(tmp_path / "ck", overrides={"policy_geometry": True})
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    with torch.no_grad():
+        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    assert torch.equal(a.rot6d, b.rot6d) and torch.equal(a.point_logits, b.point_logits)
+    new.train()
+    new(rgb, depth, ids, mask).rot6d.square().sum().backward()
+    assert new.policy_geometry.weight.grad.abs().sum() > 0
+    with pytest.raises(CheckpointError, match="depth_input"):
+        load_pretrained(tmp_path / "ck", overrides={"policy_geometry": True,
+                                                    "depth_input": "depth"})
+
+
+def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
+    from scipy.spatial.transform import Rotation
+
+    from spatial_ros.data.grasps import side_grasp
+    from spatial_ros.data.scene_graph import ObjectNode
+    from spatial_ros.model.spatial_mamba import grasp_rotation_error, gravity_frame
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # cameras above the table looking down 30-70 deg, any heading
+        yaw, pitch = rng.uniform(-np.pi, np.pi), np.deg2rad(rng.uniform(30, 70))
+        look = Rotation.from_euler("ZY", [yaw, pitch]).apply([1.0, 0.0, 0.0])
+        x = np.cross(look, [0, 0, 1.0])
+        x /= np.linalg.norm(x)
+        cam_rot = np.column_stack([x, np.cross(look, x), look])  # optical: z ahead, y down
+        cam_pos = np.array([0.0, 0.0, 0.8])
+        obj = ObjectNode(0, "mug", "red", (0.05, 0.05, 0.1),
+                         cam_pos + 0.8 / np.tan(pitch) * np.r_[look[:2] / np.linalg.norm(
+                             look[:2]), 0.0] + np.r_[rng.uniform(-0.1, 0.1, 2), -0.75])
+        grasp = side_grasp(obj, cam_pos)
+        ray = cam_rot.T @ (obj.position - cam_pos)
+        geo = torch.tensor(np.r_[cam_rot.T @ [0, 0, 1.0], ray / np.linalg.norm(ray)],
+                           dtype=torch.float32)[None]
+        truth = torch.tensor(cam_rot.T @ grasp.rotation, dtype=torch.float32)[None]
+        assert torch.rad2deg(grasp_rotation_error(gravity_frame(geo), truth)).item() < 0.1

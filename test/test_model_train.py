@@ -19,7 +19,14 @@ from spatial_ros.model.checkpoint import build_model, load_pretrained
 from spatial_ros.model.config import preset_config
 from spatial_ros.model.data_loading import CachedRefDataset, build_cache
 from spatial_ros.model.losses import LossWeights, compute_losses
-from spatial_ros.model.train import _trim_text, fit_temperature, model_inputs, set_trainable
+from spatial_ros.model.train import (
+    GROUPS,
+    _trim_text,
+    fit_temperature,
+    model_inputs,
+    selection_score,
+    set_trainable,
+)
 
 SMALL = dict(preset="tiny", **SMALL_TINY)
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +72,7 @@ def test_train_cli_stages_validation_calibration_and_resume(dataset, tmp_path, c
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert log[-1]["stage"] == "policy"
     assert sum(r["stage"] == "full" for r in log) == 1  # not re-run
+    assert log[-1]["val"]["grasp_rot_deg"] >= 0  # what a policy-only stage is judged on
 
 
 def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
@@ -92,6 +100,54 @@ def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     assert losses[-1]["width"] < losses[0]["width"]
     assert losses[-1]["rotation"] < losses[0]["rotation"]
     assert losses[-1]["point"] == pytest.approx(losses[0]["point"], abs=1e-5)  # frozen
+
+
+def test_target_pooled_policy_head_leaves_where_the_point_head_looks_alone(dataset):
+    torch.manual_seed(0)
+    cfg = dict(SMALL)
+    mean_model = build_model(preset_config(cfg.pop("preset"), **cfg))
+    model = build_model(preset_config("tiny", **cfg, policy_pool="target"))
+    model.load_state_dict(mean_model.state_dict())  # same shapes: a checkpoint switches pools
+    ds = CachedRefDataset(build_cache(dataset, "train", model.processor))
+    batch = _trim_text(torch.utils.data.default_collate([ds[i] for i in range(8)]))
+    set_trainable(model, ["all"])
+    out = model(*model_inputs(model, batch, "cpu"))
+    ref = mean_model(*model_inputs(mean_model, batch, "cpu"))
+    assert torch.equal(out.point_logits, ref.point_logits)
+    assert not torch.allclose(out.rot6d, ref.rot6d)  # the head reads other tokens
+    grasp = compute_losses(model, out, batch, LossWeights(point=0, offset=0))
+    grasp["total"].backward()
+    for name, p in model.named_parameters():
+        if name.split(".")[0] in GROUPS["point_head"]:
+            assert p.grad is None or not p.grad.any(), name
+    assert model.policy_head[0].weight.grad.abs().sum() > 0
+
+
+def test_best_checkpoint_order_breaks_ties_on_grasp_rotation():
+    frozen_point = {"all": 0.35, "single": 0.4}
+    assert selection_score({**frozen_point, "grasp_rot_deg": 12.0}) > selection_score(
+        {**frozen_point, "grasp_rot_deg": 30.0})
+    assert selection_score({"all": 0.36, "grasp_rot_deg": 40.0}) > selection_score(
+        {"all": 0.35, "grasp_rot_deg": 5.0})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config" / "train").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_training_recipe_loads_and_names_real_model_fields(path):
+    from spatial_ros.common.config import load_config
+    from spatial_ros.model.config import SpatialMambaConfig
+    from spatial_ros.model.train import TrainConfig
+
+    cfg = load_config(TrainConfig, path)
+    for stage in cfg.stages:
+        assert set(stage.trainable) <= set(GROUPS) | {"all"}, stage
+    model = dict(cfg.model)
+    if cfg.init_from:  # overrides on top of a checkpoint's config
+        assert (REPO / cfg.init_from / "config.json").is_file()
+        base = SpatialMambaConfig.from_json(REPO / cfg.init_from / "config.json").to_dict()
+        SpatialMambaConfig(**{**base, **model})
+    else:
+        preset_config(model.pop("preset", "tiny"), **model)
 
 
 def test_all_trains_every_module_but_the_frozen_text_table():

@@ -137,6 +137,17 @@ def group_accuracy(results: Sequence[SampleResult], key: str) -> dict[str, tuple
     return {k: (float(np.mean(v)), len(v)) for k, v in sorted(groups.items())}
 
 
+def group_rotation_error(results: Sequence[SampleResult], key: str = "kind"
+                         ) -> dict[str, tuple[float, int]]:
+    """Median grasp rotation error (degrees) and count per value of ``key``, over the samples
+    that have one (a grasp-pose task kind is judged on this, not on the point)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        if r.rot_err_deg is not None:
+            groups[str(getattr(r, key))].append(r.rot_err_deg)
+    return {k: (float(np.median(v)), len(v)) for k, v in sorted(groups.items())}
+
+
 def _fmt(x: float | None, pct: bool = False, digits: int = 1) -> str:
     if x is None:
         return "–"
@@ -166,5 +177,14 @@ def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str =
         for gname in groups:
             count = next((p[gname][1] for p in per.values() if gname in p), 0)
             cells = [_fmt(per[n][gname][0], True) if gname in per[n] else "–" for n in names]
+            lines.append(f"| {gname} | {count} | " + " | ".join(cells) + " |")
+    rot = {n: group_rotation_error(r) for n, r in all_results.items()}
+    kinds = sorted({g for p in rot.values() for g in p})
+    if kinds:
+        lines += ["", "Grasp rotation error (°, median) per kind:", "",
+                  "| kind | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for gname in kinds:
+            count = max(p[gname][1] for p in rot.values() if gname in p)
+            cells = [_fmt(rot[n][gname][0]) if gname in rot[n] else "–" for n in names]
             lines.append(f"| {gname} | {count} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

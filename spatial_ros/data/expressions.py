@@ -212,11 +212,15 @@ def render_place(place: Place, rng: np.random.Generator) -> str:
     return (_pick(rng, vocab.PLACE_PREFIXES) + text).replace(" ,", ",").strip()
 
 
-def render(expr: Ref | Place, rng: np.random.Generator, graspable: bool = True) -> str:
+def render(expr: Ref | Place, rng: np.random.Generator, graspable: bool = True,
+           from_side: bool = False) -> str:
     """A full prompt (a command or a bare noun phrase) with randomized wording; "pick up"
-    style verbs only for objects a gripper can take."""
+    style verbs only for objects a gripper can take; ``from_side`` asks for a side grasp."""
     if isinstance(expr, Place):
         text = render_place(expr, rng)
+    elif from_side:
+        text = (_pick(rng, vocab.SIDE_GRASP_PREFIXES) + render_np(expr, rng) + " "
+                + _pick(rng, vocab.SIDE_GRASP_PHRASES))
     else:
         prefixes = vocab.REFER_PREFIXES if graspable else vocab.POINT_PREFIXES
         text = _pick(rng, prefixes) + render_np(expr, rng)

@@ -3,6 +3,8 @@
 Convention (shared with ``spatial_ros.sim.robots.gripper``): the grasp frame's +z is the
 approach direction (into the object), the fingers close along +y, x = y × z. A top-down grasp
 approaches along world -z and closes across the object's narrower horizontal side, at the
+object's centre. A side grasp (the ``grasp_side`` task kind) approaches horizontally along the
+camera's line of sight to the object and closes across it, level with the table, at the
 object's centre. A parallel-jaw grasp is symmetric under a half turn about the approach axis,
 so rotation errors take the smaller of the two (``grasp_rotation_error_deg``).
 """
@@ -62,6 +64,29 @@ def top_down_grasp(o: ObjectNode, max_width: float = 0.085, margin: float = 0.01
     x = np.cross(y, z)
     position = o.position.copy()
     return Grasp(position, np.column_stack([x, y, z]), width)
+
+
+def side_grasp(o: ObjectNode, camera_position: np.ndarray, max_width: float = 0.085,
+               margin: float = 0.01, min_height: float = 0.04) -> Grasp | None:
+    """A horizontal grasp facing away from the camera, or None when the object is not
+    graspable, too flat for the fingers to clear the table, or too wide across."""
+    if not o.graspable:
+        return None
+    lo, hi = o.aabb
+    if hi[2] - lo[2] < min_height:
+        return None
+    z = o.position - np.asarray(camera_position, float)
+    z[2] = 0.0
+    n = np.linalg.norm(z)
+    if n < 1e-6:  # camera straight above: no "side" to come from
+        return None
+    z /= n
+    y = np.cross([0.0, 0.0, 1.0], z)  # horizontal closing axis across the line of sight
+    width = float(np.abs(o.rotation.T @ y) @ np.asarray(o.size)) + margin
+    if width > max_width:
+        return None
+    x = np.cross(y, z)
+    return Grasp(o.position.copy(), np.column_stack([x, y, z]), width)
 
 
 def to_camera(grasp: Grasp, g: SceneGraph) -> Grasp:

@@ -30,6 +30,7 @@ HELD_OUT: tuple[tuple[str, str], ...] = (
 DEFAULT_WEIGHTS = {k: 1.0 for k in templates.KINDS} | {
     "multistep": 4.0, "rel_left_right": 1.5, "rel_front_behind": 1.5, "rel_robot_view": 1.5,
     "between": 1.5, "place_relation": 1.5, "place_between": 1.5, "ordinal": 1.5,
+    "grasp_side": 0.0,  # a task kind for policy-head fine-tuning (docs/model.md), not in v1
 }
 
 
@@ -113,10 +114,12 @@ def _answer(g, intr, segmentation, expr, target, kind, rng, cfg) -> Answer | Non
     mask = segmentation == target.id
     if not mask.any():
         return None
-    grasp = grasps.top_down_grasp(target, cfg.max_gripper_width)
+    side = kind in templates.SIDE_GRASP_KINDS
+    grasp = (grasps.side_grasp(target, g.camera_position, cfg.max_gripper_width) if side
+             else grasps.top_down_grasp(target, cfg.max_gripper_width))
     grasp_d = grasps.to_camera(grasp, g).to_dict() if grasp is not None else None
-    return Answer(expr, kind, render(expr, rng, target.graspable), mask, interior_point(mask),
-                  target.id, grasp_d)
+    prompt = render(expr, rng, target.graspable, from_side=side)
+    return Answer(expr, kind, prompt, mask, interior_point(mask), target.id, grasp_d)
 
 
 def answer_record(a: Answer, sample_id: str, scene_id: str, split: str, intr,

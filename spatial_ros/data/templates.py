@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spatial_ros.data import grasps
 from spatial_ros.data import relations as rel
 from spatial_ros.data.expressions import (
     DIRECTIONAL,
@@ -202,6 +203,14 @@ def gen_place_inside(g, rng):
     return (Place("inside", (anchor,)), None) if anchor is not None else (None, None)
 
 
+def gen_side_grasp(g, rng):
+    """An object to take from the side: one tall and narrow enough across the line of sight
+    (``grasps.side_grasp``), named by an unambiguous attribute description."""
+    o = _choice(rng, [o for o in g.referable
+                      if grasps.side_grasp(o, g.camera_position) is not None])
+    return (attribute_ref(g, o, rng), o) if o is not None else (None, None)
+
+
 KINDS: dict[str, Generator] = {
     "attr_colour": gen_colour,
     "attr_category": gen_category,
@@ -226,8 +235,11 @@ KINDS: dict[str, Generator] = {
     "place_robot_view": _place_gen(DIRECTIONAL, "robot"),
     "place_between": gen_place_between,
     "place_inside": gen_place_inside,
+    "grasp_side": gen_side_grasp,
 }
 PLACEMENT_KINDS = ("place_relation", "place_robot_view", "place_between", "place_inside")
+# kinds whose answer is a side grasp (prompt says so) instead of the default top-down one
+SIDE_GRASP_KINDS = ("grasp_side",)
 
 
 def propose(g: SceneGraph, kind: str, rng: np.random.Generator, tries: int = 12

@@ -75,6 +75,9 @@ PLACE_INSIDE = ("inside", "into")
 REFER_PREFIXES = ("", "Point to ", "Locate ", "Pick up ", "Find ", "Grab ", "Please point at ",
                   "Show me ")
 POINT_PREFIXES = ("", "Point to ", "Locate ", "Find ", "Please point at ", "Show me ")
+SIDE_GRASP_PREFIXES = ("Pick up ", "Grab ", "Grasp ", "Take ")
+SIDE_GRASP_PHRASES = ("from the side", "with a side grasp", "from the side, horizontally",
+                      "sideways", "from its side")
 PLACE_PREFIXES = ("Point to ", "Find ", "Place it in ", "Put it in ", "Mark ")
 INSIDE_PREFIXES = ("Place it ", "Put it ", "Drop it ", "Point ")
 

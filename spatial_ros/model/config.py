@@ -60,6 +60,22 @@ class SpatialMambaConfig:
     word_match: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
+    # what the policy head reads besides the last token: "mean" of the image tokens, or
+    # "target", the second-read token of the cell the point answer comes from (the referred
+    # object's own token, so its yaw and bearing reach the grasp rotation). Same shapes.
+    policy_pool: Literal["mean", "target"] = "mean"
+    # add the pooled instruction to the last token the policy head reads: the instruction's
+    # words ("from the side") otherwise reach the head only through the whole scan
+    policy_text: bool = False
+    # also feed the policy head two camera-frame directions computed, not learned, from the
+    # depth point map: the table's up normal (plane fit) and the ray to the referred object;
+    # a grasp's rotation in the camera frame is a function of exactly these
+    policy_geometry: bool = False
+    # the frame the rotation head answers in: "camera", or "gravity", the frame at the
+    # answered cell whose z is the horizontal line of sight and y the table-level normal to
+    # it (needs policy_geometry): there a side grasp is the identity and a top-down one a
+    # fixed tilt plus a yaw, whatever the camera's pitch or the object's bearing
+    policy_frame: Literal["camera", "gravity"] = "camera"
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
     calibration_temperature: float = 1.0  # fitted on val after training
     format_version: int = FORMAT_VERSION
@@ -71,6 +87,10 @@ class SpatialMambaConfig:
         if self.backbone == "mamba2" and (self.expand * self.d_model) % self.head_dim:
             raise ConfigError(f"mamba2 needs expand*d_model ({self.expand * self.d_model}) "
                               f"divisible by head_dim ({self.head_dim})")
+        if self.policy_frame == "gravity" and not self.policy_geometry:
+            raise ConfigError("policy_frame gravity is built from policy_geometry: enable it")
+        if self.policy_geometry and self.depth_input != "xyz":
+            raise ConfigError("policy_geometry reads the depth point map: needs depth_input xyz")
         if self.max_text_tokens < 3:
             raise ConfigError("max_text_tokens must be at least 3 ([CLS] word [SEP])")
 

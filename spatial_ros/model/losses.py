@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from spatial_ros.model.spatial_mamba import SpatialMamba, SpatialMambaOutput, geodesic_angle
-
-HALF_TURN_Z = torch.diag(torch.tensor([-1.0, -1.0, 1.0]))  # spatial_ros.data.grasps convention
+from spatial_ros.model.spatial_mamba import (
+    SpatialMamba,
+    SpatialMambaOutput,
+    grasp_rotation_error,
+)
 
 
 @dataclass
@@ -47,10 +49,8 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
             point, _, _ = model.decode_point(out, temperature=1.0)
         contact = point + out.contact_delta
         losses["contact"] = F.l1_loss(contact[has], batch["contact"][has])
-        r_pred, r_true = out.rotation[has], batch["rotation"][has]
-        flipped = r_true @ HALF_TURN_Z.to(r_true.device)  # parallel jaws: symmetric about z
-        losses["rotation"] = torch.minimum(geodesic_angle(r_pred, r_true),
-                                           geodesic_angle(r_pred, flipped)).mean()
+        losses["rotation"] = grasp_rotation_error(out.rotation[has],
+                                                  batch["rotation"][has]).mean()
         losses["width"] = F.l1_loss(out.gripper_width[has], batch["width"][has])
         losses["depth"] = F.l1_loss(out.depth_offset[has], batch["depth_offset"][has])
     else:

@@ -153,6 +153,64 @@ def geodesic_angle(r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- heads
 
 
+HALF_TURN_Z = torch.diag(torch.tensor([-1.0, -1.0, 1.0]))  # spatial_ros.data.grasps convention
+
+
+def grasp_rotation_error(r_pred: torch.Tensor, r_true: torch.Tensor) -> torch.Tensor:
+    """Geodesic angle (radians), the smaller over the parallel gripper's half turn about its
+    approach axis (the same grasp)."""
+    flipped = r_true @ HALF_TURN_Z.to(r_true)
+    return torch.minimum(geodesic_angle(r_pred, r_true), geodesic_angle(r_pred, flipped))
+
+
+def _fit_plane(p: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted least-squares plane through (B, N, 3) points: (centre (B, 3), unit normal)."""
+    centre = (w.unsqueeze(-1) * p).sum(1) / w.sum(1, keepdim=True).clamp_min(1)
+    q = (p - centre.unsqueeze(1)) * w.unsqueeze(-1)
+    cov = q.transpose(1, 2) @ q + 1e-6 * torch.eye(3, device=p.device)
+    return centre, torch.linalg.eigh(cov)[1][..., 0]  # smallest eigenvalue's vector
+
+
+def _metric(xyz: torch.Tensor, max_depth_m: float) -> torch.Tensor:
+    """(..., 3) normalised point-map values (``processing.normalize_depth``) -> metres."""
+    return torch.stack([xyz[..., 0] * max_depth_m / 4, xyz[..., 1] * max_depth_m / 4,
+                        (xyz[..., 2] / 4 + 0.5) * max_depth_m], -1)
+
+
+def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, int],
+                    max_depth_m: float) -> torch.Tensor:
+    """(B, 6): the table's up normal and the unit ray to the referred object, camera frame.
+
+    ``xyz`` is the model's normalised point map ("xyz" depth input), ``weight``
+    (B, rows*cols) where the point head looks. The plane is fitted to the coarse point map
+    twice, the second time without the 40 % of points farthest from the first fit (objects
+    on the table); the normal is turned to face the camera.
+    """
+    coarse = F.adaptive_avg_pool2d(xyz.float(), (2 * grid[0], 2 * grid[1]))
+    p = _metric(coarse.flatten(2).transpose(1, 2), max_depth_m)  # (B, N, 3)
+    w = (p[..., 2] > 0.05).float()  # holes read as z = 0
+    centre, normal = _fit_plane(p, w)
+    dist = ((p - centre.unsqueeze(1)) @ normal.unsqueeze(-1))[..., 0].abs()
+    dist = dist.masked_fill(w == 0, float("inf"))
+    cut = dist.kthvalue(max(3, int(0.6 * p.shape[1])), dim=1).values.unsqueeze(1)
+    centre, normal = _fit_plane(p, w * (dist <= cut).float())
+    up = torch.where((normal * centre).sum(-1, keepdim=True) > 0, -normal, normal)
+    cells = _metric(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
+                    max_depth_m)
+    ray = F.normalize((weight.unsqueeze(-1) * cells).sum(1), dim=-1)
+    return torch.cat([up, ray], -1)
+
+
+def gravity_frame(geo: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) columns x, y, z: z the line of sight to the answered cell made level with the
+    table, y = up x z (level), x = y x z; ``geo`` from ``camera_geometry``."""
+    up, ray = geo[:, :3], geo[:, 3:]
+    z = ray - (ray * up).sum(-1, keepdim=True) * up
+    z = F.normalize(z + 1e-6 * torch.roll(ray, 1, -1), dim=-1)  # never zero: a straight-down look
+    y = F.normalize(torch.linalg.cross(up, z), dim=-1)
+    return torch.stack([torch.linalg.cross(y, z), y, z], -1)
+
+
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
@@ -165,10 +223,13 @@ class SpatialMambaOutput:
     rot6d: torch.Tensor  # (B, 6)
     gripper_width: torch.Tensor  # (B,) metres
     depth_offset: torch.Tensor  # (B,) metres from the visible surface to the grasp centre
+    frame: torch.Tensor | None = None  # (B, 3, 3) the frame rot6d is in; None: the camera's
 
     @property
     def rotation(self) -> torch.Tensor:
-        return rot6d_to_matrix(self.rot6d.float())
+        """(B, 3, 3) grasp rotation in the camera optical frame."""
+        r = rot6d_to_matrix(self.rot6d.float())
+        return r if self.frame is None else self.frame @ r
 
 
 class SpatialMamba(nn.Module):
@@ -203,6 +264,10 @@ class SpatialMamba(nn.Module):
         self.point_key = nn.Linear(d, d)
         self.point_head = _mlp(d, cfg.head_hidden, 3)
         self.policy_head = _mlp(2 * d, cfg.head_hidden, 2 + 6 + 1 + 1)
+        if cfg.policy_geometry:  # zero init: a checkpoint without it answers as before
+            self.policy_geometry = nn.Linear(6, cfg.head_hidden)
+            nn.init.zeros_(self.policy_geometry.weight)
+            nn.init.zeros_(self.policy_geometry.bias)
         if cfg.word_match:  # see SpatialMambaConfig.word_match
             d_word = self.text_encoder.out_dim + d
             self.word_weight = nn.Linear(d_word, 1)
@@ -253,15 +318,31 @@ class SpatialMamba(nn.Module):
         if self.config.word_match:
             match = match + self._word_match(words, hidden, attention_mask, rgb_out)
         point = self.point_head(rgb_out)
-        pooled = torch.cat([rgb_out.mean(1), hidden[:, -1]], dim=-1)
-        pol = self.policy_head(pooled).float()
+        point_logits = (point[..., 0] + match).float()
+        # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass
+        # an uncertain model spreads over the image; no gradient moves where the head looks
+        look = F.one_hot(point_logits.argmax(-1), n_img).to(rgb_out.dtype)
+        if self.config.policy_pool == "target":  # the referred object's token
+            image = (look.unsqueeze(-1) * rgb_out).sum(1)
+        else:
+            image = rgb_out.mean(1)
+        summary = hidden[:, -1] + text_pooled if self.config.policy_text else hidden[:, -1]
+        feats = self.policy_head[0](torch.cat([image, summary], dim=-1))
+        frame = None
+        if self.config.policy_geometry:
+            geo = camera_geometry(depth, look.float(), self.config.grid, self.config.max_depth_m)
+            feats = feats + self.policy_geometry(geo.to(feats.dtype))
+            if self.config.policy_frame == "gravity":
+                frame = gravity_frame(geo)
+        pol = self.policy_head[1:](feats).float()
         return SpatialMambaOutput(
-            point_logits=(point[..., 0] + match).float(),
+            point_logits=point_logits,
             point_offsets=torch.sigmoid(point[..., 1:].float()),
             contact_delta=0.25 * torch.tanh(pol[:, 0:2]),
             rot6d=pol[:, 2:8],
             gripper_width=F.softplus(pol[:, 8]),
             depth_offset=pol[:, 9],
+            frame=frame,
         )
 
     def _word_match(self, words: torch.Tensor, hidden: torch.Tensor,

@@ -33,7 +33,7 @@ from spatial_ros.model.checkpoint import build_model, load_pretrained, save_pret
 from spatial_ros.model.config import preset_config
 from spatial_ros.model.data_loading import CachedRefDataset, build_cache
 from spatial_ros.model.losses import LossWeights, compute_losses
-from spatial_ros.model.spatial_mamba import SpatialMamba
+from spatial_ros.model.spatial_mamba import SpatialMamba, grasp_rotation_error
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ GROUPS = {
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
                    "word_key"),
-    "policy_head": ("policy_head",),
+    "policy_head": ("policy_head", "policy_geometry"),
 }
 
 
@@ -143,9 +143,10 @@ def model_inputs(model: SpatialMamba, batch: dict, device, jitter: float = 0.0):
 @torch.no_grad()
 def collect_val(model: SpatialMamba, ds: CachedRefDataset, device, batch_size: int = 64
                 ) -> dict[str, np.ndarray]:
-    """Point, confidence (T=1 logits kept for calibration) and success per val sample."""
+    """Point, confidence (T=1 logits kept for calibration) and success per val sample, and
+    the grasp rotation error (degrees, NaN without a grasp)."""
     model.eval()
-    out_pts, logits, success = [], [], []
+    out_pts, logits, success, rot_err = [], [], [], []
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
     for batch in loader:
         batch = _trim_text(batch)
@@ -158,16 +159,28 @@ def collect_val(model: SpatialMamba, ds: CachedRefDataset, device, batch_size: i
         success.append(mask[torch.arange(len(mask)), row, col])
         out_pts.append(point.cpu())
         logits.append(out.point_logits.cpu())
+        err = grasp_rotation_error(out.rotation.cpu(), batch["rotation"].float())
+        rot_err.append(torch.where(batch["has_grasp"].bool(), torch.rad2deg(err), torch.nan))
     return {"point": torch.cat(out_pts).numpy(), "logits": torch.cat(logits),
-            "success": torch.cat(success).numpy()}
+            "success": torch.cat(success).numpy(), "rot_err_deg": torch.cat(rot_err).numpy()}
 
 
-def val_metrics(ds: CachedRefDataset, success: np.ndarray) -> dict[str, float]:
+def val_metrics(ds: CachedRefDataset, success: np.ndarray,
+                rot_err_deg: np.ndarray | None = None) -> dict[str, float]:
     steps, place = ds.t["steps"].numpy(), ds.t["placement"].numpy().astype(bool)
     n = len(success)
     groups = {"all": np.ones(n, bool), "single": (steps <= 1) & ~place,
               "multi": (steps > 1) & ~place, "placement": place}
-    return {k: float(success[m].mean()) for k, m in groups.items() if m.any()}
+    metrics = {k: float(success[m].mean()) for k, m in groups.items() if m.any()}
+    if rot_err_deg is not None and np.isfinite(rot_err_deg).any():
+        metrics["grasp_rot_deg"] = float(np.nanmedian(rot_err_deg))
+    return metrics
+
+
+def selection_score(metrics: dict[str, float]) -> list[float]:
+    """Best-checkpoint order: point success first, then the lower grasp rotation error (what a
+    policy-head-only stage changes, its point success being frozen)."""
+    return [round(metrics["all"], 6), -metrics.get("grasp_rot_deg", 0.0)]
 
 
 def fit_temperature(model: SpatialMamba, logits: torch.Tensor, success: np.ndarray) -> float:
@@ -229,7 +242,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     seed_everything(cfg.seed + info.rank)
     out_dir = Path(cfg.out_dir)
     last, best_dir = out_dir / "last", out_dir / "best"
-    state = {"stage": 0, "epoch": 0, "step": 0, "best": -1.0, "elapsed_s": 0.0}
+    state = {"stage": 0, "epoch": 0, "step": 0, "best": [-1.0, -math.inf], "elapsed_s": 0.0}
     if resume and (last / "train_state.json").is_file():
         state.update(json.loads((last / "train_state.json").read_text()))
         model = load_pretrained(last)
@@ -343,9 +356,12 @@ def lr_factor(step: int, progress: float, warmup: int) -> float:
 
 
 def _validate_and_save(model, val_ds, opt, state, last, best_dir, stage, device) -> dict:
-    metrics = val_metrics(val_ds, collect_val(model, val_ds, device)["success"])
-    if metrics["all"] > state["best"]:
-        state["best"] = metrics["all"]
+    res = collect_val(model, val_ds, device)
+    metrics = val_metrics(val_ds, res["success"], res["rot_err_deg"])
+    score = selection_score(metrics)
+    best = state["best"] if isinstance(state["best"], list) else [state["best"], -math.inf]
+    if score > best:
+        state["best"] = score
         save_pretrained(model, best_dir)
     _save_state(last, model, opt, dict(state))
     return {"stage": stage, "step": state["step"], "elapsed_s": round(state["elapsed_s"], 1),
@@ -356,7 +372,7 @@ def _finalize(path: Path, val_ds, cfg: TrainConfig, device) -> dict:
     """Calibrates the confidence temperature of the kept checkpoint on val and re-saves it."""
     model = load_pretrained(path, device=device)
     res = collect_val(model, val_ds, device)
-    out = {"checkpoint": str(path), "val": val_metrics(val_ds, res["success"])}
+    out = {"checkpoint": str(path), "val": val_metrics(val_ds, res["success"], res["rot_err_deg"])}
     if cfg.calibrate:
         t = fit_temperature(model, res["logits"], res["success"])
         model.config.calibration_temperature = t
