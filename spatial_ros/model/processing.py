@@ -73,6 +73,16 @@ def check_depth(depth, shape: tuple[int, int]) -> np.ndarray:
     return np.where(np.isfinite(arr) & (arr > 0), arr, 0.0).astype(np.float32)
 
 
+# the "xyz" depth input: X, Y and Z - OFFSET (as fractions of max_depth_m) divided by SCALE
+XYZ_SCALE, XYZ_OFFSET = 0.25, 0.5
+
+
+def point_map_metres(xyz: torch.Tensor, max_depth_m: float) -> torch.Tensor:
+    """(..., 3) values of the "xyz" depth input (``normalize_depth``) back to metres."""
+    return torch.stack([xyz[..., 0] * XYZ_SCALE, xyz[..., 1] * XYZ_SCALE,
+                        xyz[..., 2] * XYZ_SCALE + XYZ_OFFSET], -1) * max_depth_m
+
+
 def normalized_intrinsics(intr) -> torch.Tensor:
     """(4,) resolution-free intrinsics: fx/W, fy/H and the principal point as a fraction of
     the image, in the pixel-centres-at-(i + 0.5) convention the model's resizing uses."""
@@ -147,8 +157,9 @@ class SpatialMambaProcessor:
             x = d * (u.view(1, 1, 1, w) - k[:, 2:3]) / k[:, 0:1]
             y = d * (v.view(1, 1, h, 1) - k[:, 3:4]) / k[:, 1:2]
             s = 1.0 / self.config.max_depth_m
-            z = ((d * s).clamp(0, 1) - 0.5) / 0.25
-            return torch.cat([(x * s).clamp(-1, 1) / 0.25, (y * s).clamp(-1, 1) / 0.25, z], 1)
+            z = ((d * s).clamp(0, 1) - XYZ_OFFSET) / XYZ_SCALE
+            return torch.cat([(x * s).clamp(-1, 1) / XYZ_SCALE, (y * s).clamp(-1, 1) / XYZ_SCALE,
+                              z], 1)
         d = (d / self.config.max_depth_m).clamp(0, 1).expand(-1, 3, -1, -1)
         return (d - self._mean.to(d.device)) / self._std.to(d.device)
 

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatial_ros.model.config import SpatialMambaConfig
+from spatial_ros.model.processing import point_map_metres
 from spatial_ros.model.text import build_text_encoder
 
 # ----------------------------------------------------------------------------- encoders
@@ -171,12 +172,6 @@ def _fit_plane(p: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return centre, torch.linalg.eigh(cov)[1][..., 0]  # smallest eigenvalue's vector
 
 
-def _metric(xyz: torch.Tensor, max_depth_m: float) -> torch.Tensor:
-    """(..., 3) normalised point-map values (``processing.normalize_depth``) -> metres."""
-    return torch.stack([xyz[..., 0] * max_depth_m / 4, xyz[..., 1] * max_depth_m / 4,
-                        (xyz[..., 2] / 4 + 0.5) * max_depth_m], -1)
-
-
 def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, int],
                     max_depth_m: float) -> torch.Tensor:
     """(B, 6): the table's up normal and the unit ray to the referred object, camera frame.
@@ -187,7 +182,7 @@ def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, in
     on the table); the normal is turned to face the camera.
     """
     coarse = F.adaptive_avg_pool2d(xyz.float(), (2 * grid[0], 2 * grid[1]))
-    p = _metric(coarse.flatten(2).transpose(1, 2), max_depth_m)  # (B, N, 3)
+    p = point_map_metres(coarse.flatten(2).transpose(1, 2), max_depth_m)  # (B, N, 3)
     w = (p[..., 2] > 0.05).float()  # holes read as z = 0
     centre, normal = _fit_plane(p, w)
     dist = ((p - centre.unsqueeze(1)) @ normal.unsqueeze(-1))[..., 0].abs()
@@ -195,7 +190,7 @@ def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, in
     cut = dist.kthvalue(max(3, int(0.6 * p.shape[1])), dim=1).values.unsqueeze(1)
     centre, normal = _fit_plane(p, w * (dist <= cut).float())
     up = torch.where((normal * centre).sum(-1, keepdim=True) > 0, -normal, normal)
-    cells = _metric(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
+    cells = point_map_metres(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
                     max_depth_m)
     ray = F.normalize((weight.unsqueeze(-1) * cells).sum(1), dim=-1)
     return torch.cat([up, ray], -1)
@@ -321,16 +316,17 @@ class SpatialMamba(nn.Module):
         point_logits = (point[..., 0] + match).float()
         # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass
         # an uncertain model spreads over the image; no gradient moves where the head looks
-        look = F.one_hot(point_logits.argmax(-1), n_img).to(rgb_out.dtype)
+        cell = point_logits.argmax(-1)
         if self.config.policy_pool == "target":  # the referred object's token
-            image = (look.unsqueeze(-1) * rgb_out).sum(1)
+            image = rgb_out[torch.arange(b, device=cell.device), cell]
         else:
             image = rgb_out.mean(1)
         summary = hidden[:, -1] + text_pooled if self.config.policy_text else hidden[:, -1]
         feats = self.policy_head[0](torch.cat([image, summary], dim=-1))
         frame = None
         if self.config.policy_geometry:
-            geo = camera_geometry(depth, look.float(), self.config.grid, self.config.max_depth_m)
+            look = F.one_hot(cell, n_img).float()
+            geo = camera_geometry(depth, look, self.config.grid, self.config.max_depth_m)
             feats = feats + self.policy_geometry(geo.to(feats.dtype))
             if self.config.policy_frame == "gravity":
                 frame = gravity_frame(geo)
