@@ -93,8 +93,11 @@ class NodeProcess:
     def __enter__(self) -> NodeProcess:
         cmd = [sys.executable]
         cmd += [self.target] if self.target.endswith(".py") else ["-m", self.target]
+        # its own process group: whatever it starts (``spatial-ros up`` starts nodes) is
+        # ended with it, even when it has to be killed (orphaned nodes on the same DDS
+        # domain would answer the next tests' topics and load the CPU)
         self.proc = subprocess.Popen(cmd + self.args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=REPO)
+                                     env=self.env, cwd=REPO, start_new_session=True)
         return self
 
     def output(self) -> str:
@@ -105,7 +108,9 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT, then SIGKILL after ``timeout`` (longer than ``up``'s own 10 s for its
+        nodes); then anything left in its process group is killed."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
@@ -115,6 +120,8 @@ class NodeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         return self.proc.returncode
 
     def __exit__(self, *exc) -> None:

@@ -236,3 +236,48 @@ def test_moveit_goal_parameters_and_trajectory_conversion():
     assert np.isclose(traj.duration, 1.0)
     with pytest.raises(ValueError, match="lacks joints"):
         trajectory_from_points(("a", "c"), ("a", "b"), [0.0], [[0.0, 0.0]])
+
+
+def test_drop_into_a_part_filled_box_stays_near_the_robot_and_clear_of_its_contents():
+    """A box already holding a cube at its near end: the drop spot keeps the held cube clear
+    of it, inside the opening, and is no farther from the robot than it has to be (the spot
+    farthest from the contents was on the far side, out of the G1's reach)."""
+    from spatial_ros.data.placement import footprint_distance
+    from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
+    from spatial_ros.execution.grounding import GroundTruthGrounder
+
+    box = ObjectNode(0, "box", "brown", (0.30, 0.20, 0.08), [0.55, 0.0, 0.04],
+                     graspable=False, is_container=True, pixels=3000)
+    inside = ObjectNode(1, "cube", "red", (0.05, 0.05, 0.05), [0.45, 0.0, 0.025], pixels=500)
+    held = ObjectNode(2, "cube", "blue", (0.05, 0.05, 0.05), [0.3, 0.3, 0.2], pixels=500)
+    eye = np.array([1.2, 0.0, 0.6])
+    z = np.array([0.55, 0.0, 0.0]) - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, [0.0, 0.0, 1.0])
+    x /= np.linalg.norm(x)
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = np.column_stack([x, np.cross(z, x), z]), eye
+    graph = SceneGraph([box, inside, held], pose, 640, 480)
+    grounder = GroundTruthGrounder(lambda: graph)
+    spot = grounder.place_target("in", "the brown box", held_id=2).position
+
+    assert np.all(np.abs(spot[:2] - box.position[:2]) < np.asarray(box.size[:2]) / 2)
+    assert footprint_distance(spot[:2], inside) >= 0.025 + grounder.drop_clearance - 1e-9
+    far_end = 0.55 + 0.15 - 0.025 - 0.012  # what the farthest-from-contents rule chose
+    assert np.linalg.norm(spot[:2]) < far_end - 0.05, spot
+    target = grounder.place_target("in", "the brown box", held_id=2)
+    reach = [np.linalg.norm(p[:2]) for p in (spot, *target.spots)]
+    assert target.spots and reach == sorted(reach)  # fallbacks when the arm cannot reach
+    assert all(footprint_distance(p[:2], inside) >= 0.035 - 1e-9 for p in target.spots)
+    # beside the box: every alternative spot keeps "left of" true in the camera's view
+    from spatial_ros.data import relations
+    left = grounder.place_target("left_of", "the brown box", held_id=2)
+    assert left.spots
+    for p in (left.position, *left.spots):
+        probe = ObjectNode(9, "cube", "blue", (0.05, 0.05, 0.05), p, pixels=500)
+        assert relations.left_of(graph, probe, box, "camera"), p
+    # a box too full for the clearance still gets the freest spot, never an error
+    grounder.drop_clearance = 1.0
+    crowded = grounder.place_target("in", "the brown box", held_id=2).position
+    assert np.all(np.abs(crowded[:2] - box.position[:2]) < np.asarray(box.size[:2]) / 2)
+    assert crowded[0] > spot[0]

@@ -133,6 +133,34 @@ def test_place_keeps_the_surer_answer_from_before_the_pick():
     assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(boxes[0].size[:2]) / 2)
 
 
+class _FarSpotFirst(_OffFirstTime):
+    """A place answer whose first spot lies beyond the arm's reach (1.2 m out), with the
+    ground-truth spot as its alternative."""
+
+    def locate(self, phrase: str) -> Target:
+        return self.inner.locate(phrase)
+
+    def place_target(self, relation, anchor, held_id):
+        t = self.inner.place_target(relation, anchor, held_id)
+        far = t.position.copy()
+        far[:2] = 1.2 * far[:2] / np.linalg.norm(far[:2])
+        t.position, t.spots = far, [t.position]
+        return t
+
+
+def test_place_moves_to_an_alternative_spot_when_the_first_is_out_of_reach():
+    world, stack = _setup("franka", seed=0)
+    box = next(o for o in world.objects if o.is_container)
+    item = next(o for o in world.objects if o.graspable and o.category in ("cube", "block"))
+    report = _runner(world, stack, grounder=_FarSpotFirst(GroundTruthGrounder(world))).run(
+        f"put {_phrase(item)} in {_phrase(box)}")
+    assert report.ok, report
+    base_inv = np.linalg.inv(world.base_pose)
+    p = (base_inv @ world.object_pose(item.id))[:3, 3]
+    b = (base_inv @ world.object_pose(box.id))[:3, 3]
+    assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)
+
+
 def test_failed_grasp_is_retried_once_then_succeeds():
     world, stack = _setup("ur5", seed=0)
     item = next(o for o in world.objects if o.graspable and o.category == "cube")

@@ -286,6 +286,28 @@ def test_geometry_input_added_to_a_checkpoint_starts_silent_and_learns(model, tm
                                                     "depth_input": "depth"})
 
 
+def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(
+        model, tmp_path):
+    save_pretrained(model, tmp_path / "ck")
+    new = load_pretrained(tmp_path / "ck", overrides={"colour_skip": 4})
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    with torch.no_grad():
+        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    assert torch.equal(a.point_logits, b.point_logits) and torch.equal(a.rot6d, b.rot6d)
+    # token (row 1, col 2) carries the 4x4 sub-cell means of pixels rows 16-31, cols 32-47
+    cells = new._cell_colours(rgb)
+    rows, cols = new.config.grid
+    assert cells.shape == (2, rows * cols, 48)
+    want = rgb[0, :, 16:32, 32:48].unflatten(1, (4, 4)).unflatten(3, (4, 4)).mean((2, 4))
+    torch.testing.assert_close(cells[0, 1 * cols + 2], want.flatten())
+    new.train()
+    new(rgb, depth, ids, mask).point_logits.square().sum().backward()
+    assert new.colour_skip.weight.grad.abs().sum() > 0
+    with pytest.raises(CheckpointError, match="colour_skip"):
+        load_pretrained(tmp_path / "ck", overrides={"colour_skip": 3})
+
+
 def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
     from scipy.spatial.transform import Rotation
 

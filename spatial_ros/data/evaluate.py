@@ -154,6 +154,23 @@ def _fmt(x: float | None, pct: bool = False, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}" if pct else f"{x:.{digits}f}"
 
 
+def _group_table(heading: str, label: str, per: dict[str, dict[str, tuple[float, int]]],
+                 percent: bool = False, order=None) -> list[str]:
+    """One Markdown table, a row per group and a column per predictor ((value, n) cells);
+    nothing when no predictor has a group."""
+    names = list(per)
+    groups = sorted({g for p in per.values() for g in p}, key=order)
+    if not groups:
+        return []
+    lines = ["", heading, "", f"| {label} | n | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for g in groups:
+        count = max(p[g][1] for p in per.values() if g in p)
+        cells = [_fmt(per[n][g][0], percent) if g in per[n] else "–" for n in names]
+        lines.append(f"| {g} | {count} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str = "") -> str:
     """Side-by-side Markdown tables: overall, per kind, per step count."""
     names = list(all_results)
@@ -168,23 +185,10 @@ def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str =
                      f"{_fmt(s.placement_success, True)} | {_fmt(s.pos_err_cm)} | "
                      f"{_fmt(s.rot_err_deg)} | {s.latency_ms:.1f} | {s.errors} |")
     for key, label in (("kind", "kind"), ("steps", "steps")):
-        per = {n: group_accuracy(r, key) for n, r in all_results.items()}
-        groups = sorted({g for p in per.values() for g in p},
-                        key=lambda g: (len(g), g) if key == "steps" else g)
-        lines += ["", f"Accuracy (%) per {label}:", "",
-                  f"| {label} | n | " + " | ".join(names) + " |",
-                  "|---|---|" + "---|" * len(names)]
-        for gname in groups:
-            count = next((p[gname][1] for p in per.values() if gname in p), 0)
-            cells = [_fmt(per[n][gname][0], True) if gname in per[n] else "–" for n in names]
-            lines.append(f"| {gname} | {count} | " + " | ".join(cells) + " |")
-    rot = {n: group_rotation_error(r) for n, r in all_results.items()}
-    kinds = sorted({g for p in rot.values() for g in p})
-    if kinds:
-        lines += ["", "Grasp rotation error (°, median) per kind:", "",
-                  "| kind | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-        for gname in kinds:
-            count = max(p[gname][1] for p in rot.values() if gname in p)
-            cells = [_fmt(rot[n][gname][0]) if gname in rot[n] else "–" for n in names]
-            lines.append(f"| {gname} | {count} | " + " | ".join(cells) + " |")
+        lines += _group_table(f"Accuracy (%) per {label}:", label,
+                              {n: group_accuracy(r, key) for n, r in all_results.items()},
+                              percent=True, order=(lambda g: (len(g), g)) if key == "steps"
+                              else None)
+    lines += _group_table("Grasp rotation error (°, median) per kind:", "kind",
+                          {n: group_rotation_error(r) for n, r in all_results.items()})
     return "\n".join(lines) + "\n"

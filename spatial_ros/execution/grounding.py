@@ -29,6 +29,9 @@ from spatial_ros.data.parse import parse as parse_ref
 from spatial_ros.data.placement import footprint_distance
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
 
+#: alternative place spots offered per place target (each costs IK solves when tried)
+MAX_PLACE_SPOTS = 12
+
 
 class GroundingError(RuntimeError):
     """The phrase matches no object (or more than one) in the current frame."""
@@ -50,6 +53,9 @@ class Target:
     bottom_z: float | None = None
     #: pick targets: other jaw orientations that also fit the object (tried when out of reach).
     alternatives: list[np.ndarray] = field(default_factory=list)
+    #: place targets: other positions where the relation holds too, in the order to try them
+    #: when the arm cannot reach ``position`` (the grounder knows the words, not the arm)
+    spots: list[np.ndarray] = field(default_factory=list)
 
 
 class Grounder(Protocol):
@@ -146,11 +152,14 @@ def truth_scene(objects: list[dict], camera_pose_base: np.ndarray,
 class GroundTruthGrounder:
     """Resolves phrases on ground-truth scene graphs (sim world or /sim/objects)."""
 
-    def __init__(self, scene, max_width: float = 0.08, gap: float = 0.03) -> None:
+    def __init__(self, scene, max_width: float = 0.08, gap: float = 0.03,
+                 drop_clearance: float = 0.01) -> None:
         # a World is accepted directly for convenience
         self.scene: SceneSource = scene if callable(scene) else world_scene(scene)
         self.max_width = max_width
         self.gap = gap
+        #: free distance kept between a dropped object and what already lies in a container
+        self.drop_clearance = drop_clearance
 
     def graph(self) -> SceneGraph:
         return self.scene()
@@ -191,17 +200,20 @@ class GroundTruthGrounder:
         if relation == "in":
             # lower the object half its height below the rim: a shorter, gentler drop
             h = held.height if held is not None else 0.0
-            return Target(self._free_inside(g, a, held), object_id=a.id, label=a.name,
+            spots = self._free_inside(g, a, held)
+            return Target(spots[0], object_id=a.id, label=a.name, spots=spots[1:],
                           surface_z=max(a.bottom + 0.008, a.top - 0.5 * h))
         if relation == "on":
             return Target(a.position.copy(), object_id=a.id, label=a.name, surface_z=a.top)
         return self._beside(g, a, held, relation)
 
     def _free_inside(self, g: SceneGraph, a: ObjectNode, held: ObjectNode | None
-                     ) -> np.ndarray:
-        """Where in the container's opening to drop: into an empty one at the end of its
-        long axis nearer the robot (leaving room for more), else the point farthest from
-        the footprints of what already lies in it."""
+                     ) -> list[np.ndarray]:
+        """Where in the container's opening to drop, best first: into an empty one at the
+        end of its long axis nearer the robot (leaving room for more); else the spots that
+        keep the held object clear of what already lies in it, nearest the robot first (the
+        spot farthest from the contents was often on the far side, out of reach); else the
+        spot farthest from those footprints."""
         inside = [o for o in g.objects if o.id not in (a.id, getattr(held, "id", None))
                   and np.all(np.abs((a.rotation.T @ (o.position - a.position))[:2])
                              < np.asarray(a.size[:2]) / 2)]
@@ -212,43 +224,54 @@ class GroundTruthGrounder:
             local = np.zeros(3)
             local[long_axis] = margin[long_axis]
             ends = [a.position + a.rotation @ local, a.position - a.rotation @ local]
-            return min(ends, key=lambda p: float(np.linalg.norm(p[:2])))
-        grid = np.linspace(-1.0, 1.0, 9)
-        best, best_d = a.position.copy(), -np.inf
-        for u in grid:
-            for v in grid:
-                if a.category == "bowl" and np.hypot(u, v) > 1.0:
-                    continue
-                p = a.position + a.rotation @ np.array([u * margin[0], v * margin[1], 0.0])
-                d = min(float(footprint_distance(p[:2], o)) for o in inside)
-                if d > best_d:
-                    best, best_d = p, d
-        return best
+            return sorted(ends, key=lambda p: float(np.linalg.norm(p[:2])))
+        u, v = (x.ravel() for x in np.meshgrid(np.linspace(-1.0, 1.0, 9),
+                                                np.linspace(-1.0, 1.0, 9)))
+        if a.category == "bowl":
+            u, v = u[np.hypot(u, v) <= 1.0], v[np.hypot(u, v) <= 1.0]
+        spots = a.position + np.stack([u * margin[0], v * margin[1], 0 * u], 1) @ a.rotation.T
+        clearance = np.min([footprint_distance(spots[:, :2], o) for o in inside], axis=0)
+        clear = np.flatnonzero(clearance >= half_held + self.drop_clearance)
+        if not len(clear):
+            return [spots[int(np.argmax(clearance))]]
+        order = clear[np.argsort(np.linalg.norm(spots[clear, :2], axis=1))]
+        return list(spots[order[:MAX_PLACE_SPOTS + 1]])
 
     def _beside(self, g: SceneGraph, a: ObjectNode, held: ObjectNode | None,
                 relation: str) -> Target:
+        """The spot just beyond the anchor in the relation's direction (a little farther
+        when something is in the way); the other clear spots where the relation holds as
+        well (farther out, or slid along the anchor's side, which leaves "left of" true)
+        follow as ``spots``, nearest the robot first."""
         right, fwd = g.view_axes("camera")
         dirs = {"left_of": -right, "right_of": right, "in_front_of": -fwd, "behind": fwd}
         options = [relation] if relation in dirs else list(DIRECTIONS)
         half_held = 0.5 * max(held.size[:2]) if held is not None else 0.03
         others = [o for o in g.objects if o.id not in (a.id, getattr(held, "id", None))]
-        best = None
+        corners = a.corners()[:, :2] - a.position[:2]
+        straight, slid = [], []  # (clearance, position)
         for name in options:
             d = dirs[name]
-            extent = float(np.abs((a.corners()[:, :2] - a.position[:2]) @ d[:2]).max())
+            side_axis = np.array([-d[1], d[0]])
+            reach_out = float(np.abs(corners @ d[:2]).max()) + half_held + self.gap
+            side = float(np.abs(corners @ side_axis).max())
             for extra in (0.0, 0.03, 0.06):
-                p = a.position.copy()
-                p[:2] += d[:2] * (extent + half_held + self.gap + extra)
-                p[2] = g.table_height
-                clear = min((np.linalg.norm(o.position[:2] - p[:2]) - 0.5 * max(o.size[:2])
-                             for o in others), default=1.0)
-                if best is None or clear > best[0]:
-                    best = (clear, p)
-                if clear > half_held + 0.02:
-                    break
-            if best[0] > half_held + 0.02 and relation in dirs:
-                break
-        return Target(best[1], object_id=a.id, label=a.name, surface_z=g.table_height)
+                for slide in (0.0, 0.04, -0.04, 0.08, -0.08):
+                    if abs(slide) > side + 0.02:
+                        continue
+                    p = a.position.copy()
+                    p[:2] += d[:2] * (reach_out + extra) + side_axis * slide
+                    p[2] = g.table_height
+                    clear = min((np.linalg.norm(o.position[:2] - p[:2]) - 0.5 * max(o.size[:2])
+                                 for o in others), default=1.0)
+                    (slid if slide else straight).append((clear, p))
+        free = half_held + 0.02
+        best = next((c for c in straight if c[0] > free), None) or max(
+            straight, key=lambda c: c[0])
+        spots = sorted((p for c, p in straight + slid if c > free and p is not best[1]),
+                       key=lambda p: float(np.linalg.norm(p[:2])))[:MAX_PLACE_SPOTS]
+        return Target(best[1], object_id=a.id, label=a.name, surface_z=g.table_height,
+                      spots=spots)
 
 
 FrameSource = Callable[[], tuple]  # () -> (rgb, depth_m, intrinsics, CameraToBase)

@@ -117,15 +117,16 @@ class SkillExecutor:
         """Of the two symmetric jaw orientations, the one the wrist reaches with less turn;
         when neither is reachable top-down (short arms, e.g. G1), the approach is tilted
         by ``motion.grasp_tilts`` (radians) until grasp and pre-grasp both solve."""
-        return self.reachable_rotation(
+        found = self.reachable_rotation(
             rotation, position, lambda pose: -pose[:3, 2] * self.cfg.motion.approach_distance,
             symmetric=True, alternatives=alternatives)
+        return rotation if found is None else found
 
     def reachable_rotation(self, rotation: np.ndarray, position: np.ndarray, offset,
                            symmetric: bool, alternatives: list[np.ndarray] = ()
-                           ) -> np.ndarray:
+                           ) -> np.ndarray | None:
         """A rotation near ``rotation`` for which the pose at ``position`` and the pose
-        shifted by ``offset(pose)`` both have IK solutions (else ``rotation`` unchanged).
+        shifted by ``offset(pose)`` both have IK solutions (None if there is none).
         Tilts turn the approach about the jaws' closing axis, leaning away from the base."""
         q0 = self.backend.joint_positions()
         groups = [[b @ f for f in (np.eye(3), HALF_TURN_Z)] if symmetric else [b]
@@ -151,7 +152,7 @@ class SkillExecutor:
                         best, best_cost = pose[:3, :3], cost
                 if best is not None:
                     return best
-        return rotation
+        return None
 
     # ---- skills ----------------------------------------------------------------------
     def pick(self, grasp_pose: np.ndarray, object_width: float | None,
@@ -175,18 +176,24 @@ class SkillExecutor:
                                result.stages_done)
         return result
 
+    def release_rotation(self, release_pose: np.ndarray) -> np.ndarray | None:
+        """The hand's rotation for a release at this pose and the hover above it, or None
+        when the arm reaches neither as held nor yawed. What is set down keeps its tilt;
+        its yaw may turn (a short arm close to its body cannot always keep it)."""
+        yawed = [Rotation.from_euler("z", a).as_matrix() @ release_pose[:3, :3]
+                 for a in np.deg2rad(PLACE_YAWS_DEG)]
+        return self.reachable_rotation(
+            release_pose[:3, :3], release_pose[:3, 3],
+            lambda _p: UP * self.cfg.motion.place_hover, symmetric=False, alternatives=yawed)
+
     def place(self, release_pose: np.ndarray, cancel: threading.Event,
               object_width: float | None = None) -> SkillResult:
         """Opens only a little wider than the object (when its width is known) so the
         fingers do not sweep into a container's walls or neighbouring objects."""
         pose = release_pose.copy()
-        # what is set down keeps its tilt; its yaw may turn when the hand cannot reach the
-        # release as held (a short arm close to its body)
-        yawed = [Rotation.from_euler("z", a).as_matrix() @ release_pose[:3, :3]
-                 for a in np.deg2rad(PLACE_YAWS_DEG)]
-        pose[:3, :3] = self.reachable_rotation(
-            release_pose[:3, :3], release_pose[:3, 3],
-            lambda _p: UP * self.cfg.motion.place_hover, symmetric=False, alternatives=yawed)
+        rotation = self.release_rotation(release_pose)
+        if rotation is not None:
+            pose[:3, :3] = rotation
         g = self.cfg.gripper
         release_width = None if object_width is None else float(
             np.clip(object_width + 0.025, g.closed_width, g.open_width))

@@ -34,6 +34,11 @@ class SpatialMambaConfig:
     # needs intrinsics), so "left of"/"closer than" are differences of input values rather
     # than something learned from pixel positions; "depth": Z replicated on 3 channels
     depth_input: Literal["xyz", "depth"] = "xyz"
+    # add each cell's colour, average-pooled on an NxN sub-grid, to its RGB token (0 = off).
+    # Why: linear probes on the shipped checkpoint (scripts/probe_colour.py) read an object's
+    # colour from its cell's mean input RGB 78 % of the time but from the trained encoder's
+    # token 26 % and from the backbone 12 % (chance 10 %): the encoder had dropped colour.
+    colour_skip: int = 0
     # --- text ----------------------------------------------------------------------------
     text_encoder: Literal["static", "minilm"] = "static"
     text_dim: int = 128  # width of the static (PCA-reduced MiniLM) token table
@@ -91,6 +96,9 @@ class SpatialMambaConfig:
             raise ConfigError("policy_frame gravity is built from policy_geometry: enable it")
         if self.policy_geometry and self.depth_input != "xyz":
             raise ConfigError("policy_geometry reads the depth point map: needs depth_input xyz")
+        if self.colour_skip < 0 or (self.colour_skip and self.patch_size % self.colour_skip):
+            raise ConfigError(f"colour_skip {self.colour_skip} must divide the patch size "
+                              f"{self.patch_size} (0 turns it off)")
         if self.max_text_tokens < 3:
             raise ConfigError("max_text_tokens must be at least 3 ([CLS] word [SEP])")
 

@@ -243,6 +243,10 @@ class SpatialMamba(nn.Module):
         self.text_encoder = build_text_encoder(cfg.text_encoder, vocab_size, cfg.text_dim,
                                                init=init_text)
         self.text_projector = Projector(self.text_encoder.out_dim, d)
+        if cfg.colour_skip:  # zero init: a checkpoint without it answers as before
+            self.colour_skip = nn.Linear(3 * cfg.colour_skip ** 2, d)
+            nn.init.zeros_(self.colour_skip.weight)
+            nn.init.zeros_(self.colour_skip.bias)
         self.pos_embed = nn.Parameter(torch.zeros(cfg.n_image_tokens, d))
         self.type_embed = nn.Parameter(torch.zeros(4, d))  # text, depth, rgb, second read
         nn.init.normal_(self.pos_embed, std=0.02)
@@ -293,6 +297,8 @@ class SpatialMamba(nn.Module):
         cond = self.text_to_image(text_pooled).unsqueeze(1)
         dep = self.depth_projector(self.depth_encoder(depth))
         img = self.rgb_projector(self.rgb_encoder(rgb))
+        if self.config.colour_skip:
+            img = img + self.colour_skip(self._cell_colours(rgb))
         if self.config.text_film:
             scale, shift = cond.chunk(2, dim=-1)
             dep, img = dep * (1 + scale) + shift, img * (1 + scale) + shift
@@ -340,6 +346,14 @@ class SpatialMamba(nn.Module):
             depth_offset=pol[:, 9],
             frame=frame,
         )
+
+    def _cell_colours(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(B, N, 3*s*s): each token cell's input colour on an s x s sub-grid, raster order."""
+        rows, cols = self.config.grid
+        s = self.config.colour_skip
+        x = F.adaptive_avg_pool2d(rgb, (rows * s, cols * s))  # (B, 3, rows*s, cols*s)
+        x = x.unflatten(2, (rows, s)).unflatten(4, (cols, s))  # (B, 3, rows, s, cols, s)
+        return x.permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
 
     def _word_match(self, words: torch.Tensor, hidden: torch.Tensor,
                     attention_mask: torch.Tensor, rgb_out: torch.Tensor) -> torch.Tensor:

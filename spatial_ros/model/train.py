@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 GROUPS = {
     "encoders": ("rgb_encoder", "depth_encoder"),
     "projectors": ("rgb_projector", "depth_projector", "text_projector", "pos_embed",
-                   "type_embed", "text_to_image"),
+                   "type_embed", "text_to_image", "colour_skip"),
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
                    "word_key"),
