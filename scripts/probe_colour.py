@@ -42,9 +42,10 @@ def stage_features(model: SpatialMamba, batch: dict
     pooled = (text * m).sum(1) / m.sum(1).clamp_min(1)
     rows, cols = model.config.grid
     cell_rgb = F.adaptive_avg_pool2d(batch["rgb"].float(), (rows, cols)).flatten(2)
+    encoded = model.rgb_encoder(rgb)
     feats = {"input: mean RGB of the cell": cell_rgb.transpose(1, 2),
-             "rgb encoder": model.rgb_encoder(rgb),
-             "rgb projector": model.rgb_projector(model.rgb_encoder(rgb)),
+             "rgb encoder": encoded,
+             "rgb projector": model.rgb_projector(encoded),
              "depth projector": model.depth_projector(model.depth_encoder(depth))}
     if model.config.colour_skip:
         feats["rgb projector + colour skip"] = feats["rgb projector"] + model.colour_skip(

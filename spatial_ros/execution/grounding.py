@@ -227,8 +227,9 @@ class GroundTruthGrounder:
             return sorted(ends, key=lambda p: float(np.linalg.norm(p[:2])))
         u, v = (x.ravel() for x in np.meshgrid(np.linspace(-1.0, 1.0, 9),
                                                 np.linspace(-1.0, 1.0, 9)))
-        if a.category == "bowl":
-            u, v = u[np.hypot(u, v) <= 1.0], v[np.hypot(u, v) <= 1.0]
+        if a.category == "bowl":  # a round opening
+            keep = np.hypot(u, v) <= 1.0
+            u, v = u[keep], v[keep]
         spots = a.position + np.stack([u * margin[0], v * margin[1], 0 * u], 1) @ a.rotation.T
         clearance = np.min([footprint_distance(spots[:, :2], o) for o in inside], axis=0)
         clear = np.flatnonzero(clearance >= half_held + self.drop_clearance)

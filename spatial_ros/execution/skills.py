@@ -13,6 +13,7 @@ convention: +z approaches into the object, the fingers close along +y.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ from spatial_ros.execution.backends.base import Backend
 from spatial_ros.execution.config import ExecutorConfig
 from spatial_ros.execution.planner import MotionPlanner, PlanningError
 from spatial_ros.execution.safety import EnvelopeViolation
+
+log = logging.getLogger(__name__)
 
 HALF_TURN_Z = np.diag([-1.0, -1.0, 1.0])
 UP = np.array([0.0, 0.0, 1.0])
@@ -187,13 +190,26 @@ class SkillExecutor:
             lambda _p: UP * self.cfg.motion.place_hover, symmetric=False, alternatives=yawed)
 
     def place(self, release_pose: np.ndarray, cancel: threading.Event,
-              object_width: float | None = None) -> SkillResult:
-        """Opens only a little wider than the object (when its width is known) so the
-        fingers do not sweep into a container's walls or neighbouring objects."""
+              object_width: float | None = None, spots: list[np.ndarray] = ()
+              ) -> SkillResult:
+        """Releases at ``release_pose``, or at the first of ``spots`` (other xy positions
+        where the place relation holds too) the arm reaches when it cannot reach that one
+        (if none is reachable, the first is tried and fails with why). Opens only a little
+        wider than the object (when its width is known) so the fingers do not sweep into a
+        container's walls or neighbouring objects."""
         pose = release_pose.copy()
-        rotation = self.release_rotation(release_pose)
-        if rotation is not None:
-            pose[:3, :3] = rotation
+        candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
+        for i, xy in enumerate(candidates):
+            pose[:2, 3] = xy
+            rotation = self.release_rotation(pose)
+            if rotation is not None:
+                if i:
+                    log.info("place: %s out of reach, releasing at the alternative %s",
+                             np.round(candidates[0], 3), np.round(xy, 3))
+                pose[:3, :3] = rotation
+                break
+        else:
+            pose[:2, 3] = candidates[0]
         g = self.cfg.gripper
         release_width = None if object_width is None else float(
             np.clip(object_width + 0.025, g.closed_width, g.open_width))

@@ -9,7 +9,6 @@ and reports the step and the reason. Status updates go to ``on_status`` as dicts
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from spatial_ros.execution.outcome import NullObserver, Observer
 from spatial_ros.execution.planner import PlanningError
 from spatial_ros.execution.safety import EnvelopeViolation
 from spatial_ros.execution.task_parser import ParseError, Step, parse_task
-
-log = logging.getLogger(__name__)
 
 DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
@@ -264,8 +261,8 @@ class TaskRunner:
         release = self.held_pose.copy()
         surface = place.surface_z if place.surface_z is not None else place.position[2]
         release[2, 3] = surface + max(hang, 0.0) + self.cfg.motion.place_release_height
-        release[:2, 3] = self._reachable_spot(place, release)
-        self._skill(lambda: self.stack.skills.place(release, cancel, held.width))
+        release[:2, 3] = place.position[:2]
+        self._skill(lambda: self.stack.skills.place(release, cancel, held.width, place.spots))
         self.held = self.held_pose = None
         self.stack.backend.wait(self.settle_time)  # let it come to rest before judging
         outcome = self.observer.check_place(held, place, relation)
@@ -273,19 +270,6 @@ class TaskRunner:
             raise StepFailed(f"place failed: {outcome.reason}")
         if held.object_id is not None:
             self._report.placed.append(held.object_id)
-
-    def _reachable_spot(self, place: Target, release: np.ndarray) -> np.ndarray:
-        """``place.position``, or the first of its alternative spots the arm can release
-        at when it cannot (the first is kept if none is: the skill then fails with why)."""
-        pose = release.copy()
-        for spot in (place.position, *place.spots):
-            pose[:2, 3] = spot[:2]
-            if self.stack.skills.release_rotation(pose) is not None:
-                if spot is not place.position:
-                    log.info("place: %s out of reach, releasing at the alternative %s",
-                             np.round(place.position[:2], 3), np.round(spot[:2], 3))
-                return np.asarray(spot[:2], dtype=float)
-        return np.asarray(place.position[:2], dtype=float)
 
     def _for_all(self, step: Step, cancel: threading.Event) -> None:
         done: set[int] = set()
