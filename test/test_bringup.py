@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import psutil
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_harness import NodeProcess, wait_for
@@ -66,4 +67,10 @@ def test_up_sim_brings_up_the_graph_in_processes(ros):
 
         assert wait_for(answered, 90.0, period=0.5), up.output()[-4000:]
         assert up.alive(), up.output()[-4000:]
+        # `up` killed outright (no chance to stop its nodes): the kernel takes them down too
+        nodes = psutil.Process(up.proc.pid).children(recursive=True)
+        assert len(nodes) >= 3, [n.cmdline() for n in nodes]
+        up.proc.kill()
+        _, alive = psutil.wait_procs(nodes, timeout=15)
+        assert not alive, [n.cmdline() for n in alive]
     assert {j for msg in joints for j in msg.name} >= {"shoulder_pan_joint", "wrist_3_joint"}

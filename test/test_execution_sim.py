@@ -133,26 +133,35 @@ def test_place_keeps_the_surer_answer_from_before_the_pick():
     assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(boxes[0].size[:2]) / 2)
 
 
-class _FarSpotFirst(_OffFirstTime):
-    """A place answer whose first spot lies beyond the arm's reach (1.2 m out), with the
-    ground-truth spot as its alternative."""
+class _BadSpotFirst(_OffFirstTime):
+    """A place answer whose first spot the arm must not use, with the ground-truth spot as
+    its alternative: beyond reach (1.2 m out) or reachable but behind the workspace box."""
+
+    def __init__(self, inner, where: str, box_min_x: float) -> None:
+        super().__init__(inner)
+        self.where, self.box_min_x = where, box_min_x
 
     def locate(self, phrase: str) -> Target:
         return self.inner.locate(phrase)
 
     def place_target(self, relation, anchor, held_id):
         t = self.inner.place_target(relation, anchor, held_id)
-        far = t.position.copy()
-        far[:2] = 1.2 * far[:2] / np.linalg.norm(far[:2])
-        t.position, t.spots = far, [t.position]
+        bad = t.position.copy()
+        if self.where == "far":
+            bad[:2] = 1.2 * bad[:2] / np.linalg.norm(bad[:2])
+        else:
+            bad[:2] = [self.box_min_x - 0.05, 0.3]
+        t.position, t.spots = bad, [t.position]
         return t
 
 
-def test_place_moves_to_an_alternative_spot_when_the_first_is_out_of_reach():
+@pytest.mark.parametrize("where", ["far", "outside_box"])
+def test_place_moves_to_an_alternative_spot_when_the_first_is_not_allowed(where):
     world, stack = _setup("franka", seed=0)
     box = next(o for o in world.objects if o.is_container)
     item = next(o for o in world.objects if o.graspable and o.category in ("cube", "block"))
-    report = _runner(world, stack, grounder=_FarSpotFirst(GroundTruthGrounder(world))).run(
+    grounder = _BadSpotFirst(GroundTruthGrounder(world), where, stack.cfg.envelope.workspace_min[0])
+    report = _runner(world, stack, grounder=grounder).run(
         f"put {_phrase(item)} in {_phrase(box)}")
     assert report.ok, report
     base_inv = np.linalg.inv(world.base_pose)

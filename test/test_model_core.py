@@ -308,6 +308,43 @@ def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colour
         load_pretrained(tmp_path / "ck", overrides={"colour_skip": 3})
 
 
+def test_colour_match_starts_silent_then_scores_cells_by_colour(model, tmp_path):
+    save_pretrained(model, tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="colour_match reads the colour_skip"):
+        load_pretrained(tmp_path / "ck", overrides={"colour_match": True})
+    new = load_pretrained(tmp_path / "ck", overrides={"colour_skip": 4, "colour_match": True})
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    with torch.no_grad():
+        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    assert torch.equal(a.point_logits, b.point_logits)
+    new.train()
+    new(rgb, depth, ids, mask).point_logits.square().sum().backward()
+    assert new.colour_query.weight.grad.abs().sum() > 0  # the zero query still learns
+    # once the query is non-zero, its term follows the pixels: painting one cell red changes
+    # that cell's colour term and no other cell's
+    new.eval()
+    torch.nn.init.normal_(new.colour_query.weight)
+
+    def colour_term(image):
+        with torch.no_grad():
+            full = new(image, depth, ids, mask).point_logits
+            saved = new.colour_query.weight.clone()
+            new.colour_query.weight.zero_()
+            rest = new(image, depth, ids, mask).point_logits
+            new.colour_query.weight.copy_(saved)
+        return full - rest
+
+    painted = rgb.clone()
+    painted[:, :, 16:32, 32:48] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]
+    change = (colour_term(painted) - colour_term(rgb)).abs()
+    cell = 1 * new.config.grid[1] + 2
+    assert change[:, cell].min() > 1e-3
+    others = torch.ones_like(change, dtype=torch.bool)
+    others[:, cell] = False
+    assert change[others].max() < 1e-4
+
+
 def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
     from scipy.spatial.transform import Rotation
 

@@ -212,9 +212,5 @@ def test_model_answers_are_placed_correctly_in_3d(model_results):
 
 
 @needs_checkpoint
-@pytest.mark.xfail(strict=True, reason="the shipped tiny checkpoint is undertrained (38 % "
-                   "val accuracy, colour words barely learned; spatial_ros/checkpoints/"
-                   "MODEL_CARD.md). Strict: a checkpoint that gets 2/3 of these colour+"
-                   "category prompts right makes this XPASS, i.e. fail: remove the marker.")
 def test_model_refers_to_the_target(model_results):
     _check_on_target(model_results)

@@ -231,3 +231,34 @@ def test_grounder_drops_into_the_footprint_centre_not_at_the_rim(frame):
     assert target.surface_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
     raw = pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, "the red box").point_base
     assert np.linalg.norm(np.array(raw[:2]) - box.center[:2]) > 0.02  # the rim point was off
+
+
+def test_grounder_places_beside_the_anchor_footprint_as_the_camera_sees_it(frame):
+    from spatial_ros.data.scene_graph import camera_view_axes
+    from spatial_ros.execution.grounding import PerceptionGrounder
+
+    box = frame.boxes[0]
+    pipe = _pipeline(frame, referrer=MaskReferrer(frame))
+    prompts: list[str] = []
+
+    def ask(prompt):
+        prompts.append(prompt)
+        return pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, prompt)
+
+    right, fwd = camera_view_axes(frame.camera_to_base.as_matrix()[:3, :3])
+    for relation, d in (("left_of", -right), ("right_of", right), ("behind", fwd),
+                        ("in_front_of", -fwd)):
+        target = PerceptionGrounder(ask).place_target(relation, "the red box", None)
+        assert prompts[-1] == "Point to the red box"  # the anchor, not the free spot
+        half_along = float(np.abs(d[:2]) @ (np.asarray(box.size[:2]) / 2))
+        for spot in [target.position, *target.spots]:
+            offset = spot[:2] - np.asarray(box.center[:2])
+            # beyond the box's side in that direction, room for a held object, same table
+            assert offset @ d[:2] > half_along + 0.04, (relation, offset)
+            assert spot[2] == 0.0
+        assert len(target.spots) == 8
+    # asked for the spot directly when so configured
+    PerceptionGrounder(ask, place_beside="model").place_target("left_of", "the red box", None)
+    assert prompts[-1] == "Place it in the free spot to the left of the red box"
+    with pytest.raises(ValueError, match="place_beside"):
+        PerceptionGrounder(ask, place_beside="guess")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -17,6 +18,16 @@ from pathlib import Path
 from spatial_ros.bringup.graph import NodeSpec
 
 log = logging.getLogger("spatial_ros.up")
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: the kernel sends it SIGTERM when `up` dies,
+    however it dies (a SIGKILL gives `up` no chance to stop its nodes, which then kept
+    answering topics). Only an async-signal-safe prctl here; libc was loaded before fork."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -53,7 +64,8 @@ class ProcessGroup:
                             spec.name, spec.package, spec.executable)
                 continue
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    env=self.env, text=True, errors="replace")
+                                    env=self.env, text=True, errors="replace",
+                                    preexec_fn=_die_with_parent if _LIBC else None)
             self.launched.append(Launched(spec, proc))
             threading.Thread(target=self._pump, args=(spec.name, proc), daemon=True).start()
             log.info("started %s (pid %d)", spec.name, proc.pid)

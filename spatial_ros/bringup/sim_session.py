@@ -110,5 +110,6 @@ def perception_grounder(world, stack, referrer_kind: str, model_path: str = "",
         return result
 
     grounder = PerceptionGrounder(ask_and_report, stack.cfg.envelope.table_height,
-                                  max_width=stack.cfg.gripper.open_width)
+                                  max_width=stack.cfg.gripper.open_width,
+                                  place_beside=stack.cfg.runner.place_beside)
     return grounder, cam

@@ -94,6 +94,20 @@ class ObjectNode:
         )
 
 
+def camera_view_axes(camera_rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(right, forward) on the table plane of a camera whose optical-frame rotation (z ahead,
+    x image right) is given in a z-up frame: what "left of" and "behind" mean to it."""
+    R = np.asarray(camera_rotation, dtype=float)
+    right = R[:, 0].copy()
+    right[2] = 0.0
+    fwd = R[:, 2].copy()
+    fwd[2] = 0.0
+    if np.linalg.norm(fwd) < 1e-6:  # camera looking straight down: image up is forward
+        fwd = -R[:, 1].copy()
+        fwd[2] = 0.0
+    return right / np.linalg.norm(right), fwd / np.linalg.norm(fwd)
+
+
 @dataclass
 class SceneGraph:
     """Objects of one frame plus the camera and table geometry that views are defined by."""
@@ -148,15 +162,7 @@ class SceneGraph:
             return np.array([0.0, -1.0, 0.0]), np.array([1.0, 0.0, 0.0])
         if view != "camera":
             raise ValueError(f"unknown view {view!r}; expected 'camera' or 'robot'")
-        R = self.camera_pose[:3, :3]
-        right = R[:, 0].copy()
-        right[2] = 0.0
-        fwd = R[:, 2].copy()
-        fwd[2] = 0.0
-        if np.linalg.norm(fwd) < 1e-6:  # camera looking straight down: image up is forward
-            fwd = -R[:, 1].copy()
-            fwd[2] = 0.0
-        return right / np.linalg.norm(right), fwd / np.linalg.norm(fwd)
+        return camera_view_axes(self.camera_pose[:3, :3])
 
     def viewer_position(self, view: str) -> np.ndarray:
         return self.camera_position if view == "camera" else np.zeros(3)

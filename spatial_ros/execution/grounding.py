@@ -15,6 +15,7 @@ new is found or the configured maximum is reached.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from spatial_ros.data.grasps import top_down_grasp
 from spatial_ros.data.parse import ParseError as RefParseError
 from spatial_ros.data.parse import parse as parse_ref
 from spatial_ros.data.placement import footprint_distance
-from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
+from spatial_ros.data.scene_graph import ObjectNode, SceneGraph, camera_view_axes
 
 #: alternative place spots offered per place target (each costs IK solves when tried)
 MAX_PLACE_SPOTS = 12
+
+log = logging.getLogger(__name__)
 
 
 class GroundingError(RuntimeError):
@@ -75,6 +78,9 @@ PLACE_PROMPTS = {
     "next_to": "Place it in the free spot to the right of {a}",
 }
 DIRECTIONS = ("left_of", "right_of", "in_front_of", "behind")
+# half the width of what the hand holds when perception places it beside something (it does
+# not measure the held object; the benchmark's objects are 4-6 cm across)
+HELD_HALF_WIDTH = 0.03
 
 
 def _singular(phrase: str) -> str:
@@ -291,11 +297,16 @@ class PerceptionGrounder:
     ``PerceptionResult``: in-process (``pipeline_asker``) or through the perception node."""
 
     def __init__(self, ask: Callable[[str], object], table_height: float = 0.0,
-                 min_confidence: float = 0.0, max_width: float = 0.08) -> None:
+                 min_confidence: float = 0.0, max_width: float = 0.08,
+                 place_beside: str = "anchor", gap: float = 0.03) -> None:
+        if place_beside not in ("anchor", "model"):
+            raise ValueError(f"place_beside must be 'anchor' or 'model', got {place_beside!r}")
         self.ask_fn = ask
         self.table_height = table_height
         self.min_confidence = min_confidence
         self.max_width = max_width
+        self.place_beside = place_beside
+        self.gap = gap
         self.frame_retries = 3
         self.retry_wait = 1.0
         self.last_results: list = []
@@ -349,6 +360,10 @@ class PerceptionGrounder:
             p = np.asarray(res.point_base, dtype=float)
             return Target(p, label=anchor, surface_z=float(p[2]),
                           confidence=float(res.confidence or 0.0))
+        if relation != "in" and self.place_beside == "anchor":
+            target = self._beside_anchor(relation, anchor)
+            if target is not None:
+                return target
         res = self._ask(PLACE_PROMPTS[relation].format(a=anchor))
         p = np.asarray(res.point_base, dtype=float)
         if relation != "in":
@@ -361,6 +376,33 @@ class PerceptionGrounder:
         else:  # no footprint (no depth around the point): trust the point, walls ~6 cm
             surface = float(p[2]) + 0.06
         return Target(p, label=anchor, surface_z=surface, confidence=float(res.confidence or 0))
+
+    def _beside_anchor(self, relation: str, anchor: str) -> Target | None:
+        """The spot just beyond the anchor's depth footprint in the relation's direction as
+        the camera sees it; farther and slid spots (where the relation still holds) follow
+        as ``spots``. None when perception found no footprint or camera orientation (then
+        the model is asked for the spot directly)."""
+        from scipy.spatial.transform import Rotation
+
+        res = self._ask(f"Point to {anchor}")
+        fp, q = res.footprint_base, res.camera_quaternion_base
+        if fp is None or q is None:
+            log.info("no footprint of '%s' to place beside; asking for the spot", anchor)
+            return None
+        right, fwd = camera_view_axes(Rotation.from_quat(q).as_matrix())
+        d = {"left_of": -right, "right_of": right, "in_front_of": -fwd,
+             "behind": fwd}.get(relation, right)[:2]  # "next to": the right, as prompted
+        side = np.array([-d[1], d[0]])
+        half = 0.5 * np.asarray(fp["extent"][:2], dtype=float)  # axis-aligned in the base
+        reach = float(np.abs(d) @ half) + HELD_HALF_WIDTH + self.gap
+        centre = np.asarray(fp["center"][:2], dtype=float)
+        spots = []
+        for extra in (0.0, 0.03, 0.06):
+            for slide in (0.0, 0.04, -0.04):
+                xy = centre + d * (reach + extra) + side * slide
+                spots.append(np.array([xy[0], xy[1], self.table_height]))
+        return Target(spots[0], label=anchor, surface_z=self.table_height,
+                      confidence=float(res.confidence or 0.0), spots=spots[1:])
 
 
 def _top_down(rot: np.ndarray) -> np.ndarray:

@@ -193,13 +193,16 @@ class SkillExecutor:
               object_width: float | None = None, spots: list[np.ndarray] = ()
               ) -> SkillResult:
         """Releases at ``release_pose``, or at the first of ``spots`` (other xy positions
-        where the place relation holds too) the arm reaches when it cannot reach that one
-        (if none is reachable, the first is tried and fails with why). Opens only a little
-        wider than the object (when its width is known) so the fingers do not sweep into a
-        container's walls or neighbouring objects."""
+        where the place relation holds too) inside the workspace box that the arm reaches,
+        when it cannot reach that one (if none is, the first is tried and fails with why).
+        Opens only a little wider than the object (when its width is known) so the fingers do
+        not sweep into a container's walls or neighbouring objects."""
         pose = release_pose.copy()
         candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
+        env = self.planner.envelope
         for i, xy in enumerate(candidates):
+            if np.any(xy < env.box_min[:2]) or np.any(xy > env.box_max[:2]):
+                continue  # the arm may reach it, but the envelope forbids going there
             pose[:2, 3] = xy
             rotation = self.release_rotation(pose)
             if rotation is not None:

@@ -63,6 +63,12 @@ class SpatialMambaConfig:
     # text projector of the first format-2 model mapped all colour words to nearly one vector
     # (cosine 0.85-0.98), so colour never reached the point head through the pooled text.
     word_match: bool = False
+    # a third point score: each cell's raw colour (the colour_skip sub-grid, through a small
+    # MLP) against a colour query pooled over the words like word_match's. Why: with the skip,
+    # probes read an object's colour from its backbone token 44 % of the time, but a colour
+    # prompt's point query carries its colour only 28 %: the text side lost it. This path
+    # matches colour words to pixels without going through the scan. Needs colour_skip.
+    colour_match: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     # what the policy head reads besides the last token: "mean" of the image tokens, or
@@ -99,6 +105,8 @@ class SpatialMambaConfig:
         if self.colour_skip < 0 or (self.colour_skip and self.patch_size % self.colour_skip):
             raise ConfigError(f"colour_skip {self.colour_skip} must divide the patch size "
                               f"{self.patch_size} (0 turns it off)")
+        if self.colour_match and not self.colour_skip:
+            raise ConfigError("colour_match reads the colour_skip sub-grid: set colour_skip")
         if self.max_text_tokens < 3:
             raise ConfigError("max_text_tokens must be at least 3 ([CLS] word [SEP])")
 

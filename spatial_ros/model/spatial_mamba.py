@@ -25,6 +25,9 @@ Design choices and their sources:
   (FiLM, Perez et al. 2018), which lets colour/category words gate features directly; the
   point score adds a bilinear match of each second-read token against a query built from
   the last output token (the only one that has scanned everything) and the instruction.
+- Colour bypasses the scan twice (config ``colour_skip``, ``colour_match``): each cell's
+  pooled input colours are added to its RGB token and scored directly against a colour-word
+  query, because the from-scratch encoder, then the text side, had each dropped colour.
 """
 
 from __future__ import annotations
@@ -210,6 +213,22 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
 
+COLOUR_WIDTH = 32  # colour_match key/query width: colour is a low-dimensional thing
+
+
+def _pooled_query(feats: torch.Tensor, attention_mask: torch.Tensor, weight: nn.Linear,
+                  query: nn.Linear) -> torch.Tensor:
+    """(B, D) query: per-word queries averaged with learned attention over the real words."""
+    w = weight(feats)[..., 0].float()
+    w = w.masked_fill(attention_mask == 0, float("-inf")).softmax(dim=1)
+    return (w.unsqueeze(-1).to(feats.dtype) * query(feats)).sum(1)
+
+
+def _match(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    """(B, N) scaled dot products of (B, N, D) keys with a (B, D) query."""
+    return (keys @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
+
+
 @dataclass
 class SpatialMambaOutput:
     point_logits: torch.Tensor  # (B, N) one score per RGB token (raster order)
@@ -276,6 +295,13 @@ class SpatialMamba(nn.Module):
             # part is added) while the query still gets a gradient through the random keys
             nn.init.zeros_(self.word_query.weight)
             nn.init.zeros_(self.word_query.bias)
+        if cfg.colour_match:  # see SpatialMambaConfig.colour_match; zero query as above
+            d_word = self.text_encoder.out_dim + d
+            self.colour_key = _mlp(3 * cfg.colour_skip ** 2, COLOUR_WIDTH, COLOUR_WIDTH)
+            self.colour_weight = nn.Linear(d_word, 1)
+            self.colour_query = nn.Linear(d_word, COLOUR_WIDTH)
+            nn.init.zeros_(self.colour_query.weight)
+            nn.init.zeros_(self.colour_query.bias)
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -298,7 +324,8 @@ class SpatialMamba(nn.Module):
         dep = self.depth_projector(self.depth_encoder(depth))
         img = self.rgb_projector(self.rgb_encoder(rgb))
         if self.config.colour_skip:
-            img = img + self.colour_skip(self._cell_colours(rgb))
+            cell_colours = self._cell_colours(rgb)
+            img = img + self.colour_skip(cell_colours)
         if self.config.text_film:
             scale, shift = cond.chunk(2, dim=-1)
             dep, img = dep * (1 + scale) + shift, img * (1 + scale) + shift
@@ -315,9 +342,16 @@ class SpatialMamba(nn.Module):
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
-        match = (self.point_key(rgb_out) @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
+        match = _match(self.point_key(rgb_out), query)
+        if self.config.word_match or self.config.colour_match:
+            word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
         if self.config.word_match:
-            match = match + self._word_match(words, hidden, attention_mask, rgb_out)
+            query = _pooled_query(word_feats, attention_mask, self.word_weight, self.word_query)
+            match = match + _match(self.word_key(rgb_out), query)
+        if self.config.colour_match:
+            query = _pooled_query(word_feats, attention_mask, self.colour_weight,
+                                  self.colour_query)
+            match = match + _match(self.colour_key(cell_colours.to(query.dtype)), query)
         point = self.point_head(rgb_out)
         point_logits = (point[..., 0] + match).float()
         # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass
@@ -354,16 +388,6 @@ class SpatialMamba(nn.Module):
         x = F.adaptive_avg_pool2d(rgb, (rows * s, cols * s))  # (B, 3, rows*s, cols*s)
         x = x.unflatten(2, (rows, s)).unflatten(4, (cols, s))  # (B, 3, rows, s, cols, s)
         return x.permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
-
-    def _word_match(self, words: torch.Tensor, hidden: torch.Tensor,
-                    attention_mask: torch.Tensor, rgb_out: torch.Tensor) -> torch.Tensor:
-        """(B, N) scores: image tokens against an attention-pooled word query."""
-        feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
-        weight = self.word_weight(feats)[..., 0].float()
-        weight = weight.masked_fill(attention_mask == 0, float("-inf")).softmax(dim=1)
-        query = (weight.unsqueeze(-1).to(feats.dtype) * self.word_query(feats)).sum(1)
-        key = self.word_key(rgb_out)
-        return (key @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
 
     # -- decoding -----------------------------------------------------------------------
     def cell_centers(self, device=None) -> torch.Tensor:

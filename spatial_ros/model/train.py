@@ -43,7 +43,7 @@ GROUPS = {
                    "type_embed", "text_to_image", "colour_skip"),
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
-                   "word_key"),
+                   "word_key", "colour_key", "colour_weight", "colour_query"),
     "policy_head": ("policy_head", "policy_geometry"),
 }
 

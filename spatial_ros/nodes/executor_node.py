@@ -129,7 +129,8 @@ class ExecutorNode(Node):
                                       p["perception_timeout"], group)
             return (PerceptionGrounder(client.ask, self.cfg.envelope.table_height,
                                        self.cfg.runner.min_confidence,
-                                       self.cfg.gripper.open_width), NullObserver())
+                                       self.cfg.gripper.open_width,
+                                       self.cfg.runner.place_beside), NullObserver())
         if p["grounding"] == "ground_truth":
             import numpy as np
 

@@ -178,6 +178,8 @@ class PerceptionPipeline:
 
         if ext is not None:
             res.point_base = ext.point(p_cam).tolist()
+            res.camera_quaternion_base = Rotation.from_matrix(
+                ext.transform.rotation).as_quat().tolist()
             if rot_cam is not None:
                 rot_base = Rotation.from_matrix(ext.orientation(rot_cam.as_matrix()))
                 res.grasp_base = Grasp(ext.point(g_cam).tolist(), rot_base.as_quat().tolist(),

@@ -42,6 +42,8 @@ class PerceptionResult:
     grasp_base: Grasp | None = None
     # base frame: {center, extent, top_z, n_pixels} of the object region under the point
     footprint_base: dict[str, Any] | None = None
+    # the camera's orientation in the base frame: where "left of" (as the camera sees it) is
+    camera_quaternion_base: list[float] | None = None
     confidence: float | None = None
     refined: bool = False
     refine_shift_px: float | None = None
