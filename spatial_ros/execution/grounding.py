@@ -78,9 +78,14 @@ PLACE_PROMPTS = {
     "next_to": "Place it in the free spot to the right of {a}",
 }
 DIRECTIONS = ("left_of", "right_of", "in_front_of", "behind")
-# half the width of what the hand holds when perception places it beside something (it does
-# not measure the held object; the benchmark's objects are 4-6 cm across)
+# half the width of what the hand holds when placing beside something and its size is not
+# known (perception does not measure the held object; the benchmark's objects are 4-6 cm)
 HELD_HALF_WIDTH = 0.03
+
+
+def relation_directions(right: np.ndarray, fwd: np.ndarray) -> dict[str, np.ndarray]:
+    """Horizontal unit vector of each beside-relation, from a viewer's (right, forward)."""
+    return {"left_of": -right, "right_of": right, "in_front_of": -fwd, "behind": fwd}
 
 
 def _singular(phrase: str) -> str:
@@ -250,10 +255,9 @@ class GroundTruthGrounder:
         when something is in the way); the other clear spots where the relation holds as
         well (farther out, or slid along the anchor's side, which leaves "left of" true)
         follow as ``spots``, nearest the robot first."""
-        right, fwd = g.view_axes("camera")
-        dirs = {"left_of": -right, "right_of": right, "in_front_of": -fwd, "behind": fwd}
+        dirs = relation_directions(*g.view_axes("camera"))
         options = [relation] if relation in dirs else list(DIRECTIONS)
-        half_held = 0.5 * max(held.size[:2]) if held is not None else 0.03
+        half_held = 0.5 * max(held.size[:2]) if held is not None else HELD_HALF_WIDTH
         others = [o for o in g.objects if o.id not in (a.id, getattr(held, "id", None))]
         corners = a.corners()[:, :2] - a.position[:2]
         straight, slid = [], []  # (clearance, position)
@@ -389,9 +393,8 @@ class PerceptionGrounder:
         if fp is None or q is None:
             log.info("no footprint of '%s' to place beside; asking for the spot", anchor)
             return None
-        right, fwd = camera_view_axes(Rotation.from_quat(q).as_matrix())
-        d = {"left_of": -right, "right_of": right, "in_front_of": -fwd,
-             "behind": fwd}.get(relation, right)[:2]  # "next to": the right, as prompted
+        dirs = relation_directions(*camera_view_axes(Rotation.from_quat(q).as_matrix()))
+        d = dirs.get(relation, dirs["right_of"])[:2]  # "next to": the right, as prompted
         side = np.array([-d[1], d[0]])
         half = 0.5 * np.asarray(fp["extent"][:2], dtype=float)  # axis-aligned in the base
         reach = float(np.abs(d) @ half) + HELD_HALF_WIDTH + self.gap

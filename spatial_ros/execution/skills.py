@@ -199,11 +199,10 @@ class SkillExecutor:
         not sweep into a container's walls or neighbouring objects."""
         pose = release_pose.copy()
         candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
-        env = self.planner.envelope
         for i, xy in enumerate(candidates):
-            if np.any(xy < env.box_min[:2]) or np.any(xy > env.box_max[:2]):
-                continue  # the arm may reach it, but the envelope forbids going there
             pose[:2, 3] = xy
+            if self.planner.envelope.point_problem(pose[:3, 3]):
+                continue  # the arm may reach it, but the envelope forbids going there
             rotation = self.release_rotation(pose)
             if rotation is not None:
                 if i:
