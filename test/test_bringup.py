@@ -16,8 +16,9 @@ from spatial_ros.bringup.demo import DemoConfig, run_demo
 
 
 def test_demo_pick_succeeds_and_writes_a_report(tmp_path):
-    cfg = DemoConfig(robot="ur5", seed=0, referrer="geometric", out_dir=str(tmp_path),
-                     tasks=("pick",))
+    """The README's main command as configured by default: the shipped model perceives."""
+    cfg = DemoConfig(robot="ur5", seed=0, out_dir=str(tmp_path), tasks=("pick",))
+    assert cfg.referrer == "model"
     outcomes = run_demo(cfg)
     assert len(outcomes) == 1
     assert outcomes[0].success, outcomes[0]

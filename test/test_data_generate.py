@@ -136,3 +136,60 @@ def test_the_side_grasp_recipe_generates_side_grasps(tmp_path):
         up = np.asarray(s.camera_pose)[2, :3]  # the base frame's z axis in the camera frame
         assert abs(approach @ up) < 1e-3  # level with the table
         assert any(w in s.prompt for w in ("side", "sideways"))
+
+
+def test_robot_scenes_put_the_arm_in_view_in_varied_poses(tmp_path):
+    """config/data/robots.yaml: the executor's view (a robot in the frame), labels intact."""
+    import mujoco
+
+    from spatial_ros.common.config import load_config
+    from spatial_ros.data.sim_scene import render_scene
+
+    cfg = load_config(GenerateConfig, Path(__file__).parents[1] / "config/data/robots.yaml")
+    assert set(cfg.scene.robots) == {"ur5", "franka", "g1"}
+    scene = render_scene(3, cfg.scene, keep_world=True)
+    world, m = scene.world, scene.world.model
+    assert world.robot is not None
+    objects = {o.body_id for o in world.objects}
+    robot = [g for g in range(m.ngeom) if m.body_rootid[m.geom_bodyid[g]] != 0
+             and m.geom_bodyid[g] not in objects]
+    with mujoco.Renderer(m, 480, 640) as renderer:
+        renderer.enable_segmentation_rendering()
+        renderer.update_scene(world.data, camera=world.cfg.camera.name)
+        seg = renderer.render()
+    on_robot = (seg[..., 1] == mujoco.mjtObj.mjOBJ_GEOM) & np.isin(seg[..., 0], robot)
+    assert on_robot.sum() > 500, "the robot is not in the frame"
+    group = next(iter(world.robot.groups.values()))
+    q = np.array([world.data.joint(j).qpos[0] for j in group.joints])
+    home = np.array([world.robot.home_qpos[j] for j in group.joints])
+    assert np.abs(q - home).max() > 0.05  # jittered, not the home pose every time
+    generate(tmp_path, "val", 12, cfg=cfg, progress=False)
+    for s in load_split(tmp_path, "val"):
+        assert points_in_mask(s.points, s.load_mask()) == 1.0
+
+
+def test_killing_generate_ends_its_workers(tmp_path):
+    """A killed run's pool workers once went on writing into a dataset being deleted."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "spatial_ros.cli.main", "data", "generate",
+                             "--n", "2000", "--out", str(tmp_path), "--workers", "2",
+                             "--no-progress"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while time.monotonic() < deadline and not list((tmp_path / "rgb").glob("*.png")):
+            time.sleep(0.5)
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(c.cmdline())]
+        assert len(workers) == 2, [c.cmdline() for c in workers]
+    finally:
+        proc.kill()
+        proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [w.cmdline() for w in alive]

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -27,6 +28,32 @@ W, H = 128, 96
 def _rotz(deg: float) -> list[list[float]]:
     c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
     return [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+
+
+
+def test_two_caches_are_one_dataset_with_their_own_scenes(tmp_path):
+    """``data.extra_roots``: a second dataset's samples keep pointing at their own images."""
+    from spatial_ros.model.checkpoint import build_model
+    from spatial_ros.model.config import preset_config
+    from spatial_ros.model.data_loading import CachedRefDataset, build_cache
+
+    a = write_synthetic_dataset(tmp_path / "a", {"train": 2}, seed=0)
+    b = write_synthetic_dataset(tmp_path / "b", {"train": 1}, seed=1)
+    model = build_model(preset_config("tiny", image_width=64, image_height=48,
+                                      conv_channels=[8, 16, 16]), init_text=False)
+    only_a = CachedRefDataset(build_cache(a, "train", model.processor))
+    only_b = CachedRefDataset(build_cache(b, "train", model.processor))
+    both = CachedRefDataset([build_cache(a, "train", model.processor),
+                             build_cache(b, "train", model.processor)])
+    assert len(both) == len(only_a) + len(only_b) == 12
+    assert int(both.t["scene"].max()) == 2  # three scenes: b's one comes after a's two
+    for i in range(len(only_b)):
+        mine, joined = only_b[i], both[len(only_a) + i]
+        assert torch.equal(mine["rgb"], joined["rgb"])
+        assert torch.equal(mine["input_ids"], joined["input_ids"])
+    assert not torch.equal(both[0]["rgb"], both[len(only_a)]["rgb"])
+    with pytest.raises(ValueError, match="at least one"):
+        CachedRefDataset([])
 
 
 # tiny-preset overrides that make a model small enough for fast tests

@@ -75,6 +75,25 @@ def test_train_cli_stages_validation_calibration_and_resume(dataset, tmp_path, c
     assert log[-1]["val"]["grasp_rot_deg"] >= 0  # what a policy-only stage is judged on
 
 
+
+def test_extra_roots_join_the_training_and_validation_data(dataset, tmp_path):
+    """``data.extra_roots`` (datasets/robots beside v1): one epoch walks both train splits,
+    and validation scores both val splits."""
+    extra = write_synthetic_dataset(tmp_path / "extra", {"train": 4, "val": 2}, seed=3)
+    out = tmp_path / "run"
+    cfg = _config(tmp_path / "c.yaml", out, dataset,
+                  [{"name": "full", "trainable": ["all"], "epochs": 1, "lr": 1e-3,
+                    "warmup_steps": 1}], calibrate=False)
+    text = yaml.safe_load(cfg.read_text())
+    text["data"]["extra_roots"] = [str(extra)]
+    cfg.write_text(yaml.safe_dump(text))
+    assert cli_main(["train", "--config", str(cfg)]) == 0
+    state = json.loads((out / "last" / "train_state.json").read_text())
+    assert state["step"] == 8  # (48 + 16 samples) / batch 8
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["data"]["extra_roots"] == [str(extra)]
+
+
 def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     torch.manual_seed(0)
     cfg = dict(SMALL)

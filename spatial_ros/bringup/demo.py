@@ -25,7 +25,7 @@ TASK_KINDS = ("pick", "pick_place", "two_step")
 class DemoConfig:
     robot: str = "ur5"
     seed: int = 0
-    referrer: str = "geometric"  # geometric | model
+    referrer: str = "model"  # model (the shipped checkpoint) | geometric (the baseline)
     model_path: str = ""
     out_dir: str = "outputs/demo"
     tasks: tuple[str, ...] = TASK_KINDS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
@@ -16,19 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spatial_ros.bringup.graph import NodeSpec
+from spatial_ros.common.lifetime import SUPPORTED, die_with_parent
 
 log = logging.getLogger("spatial_ros.up")
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: the kernel sends it SIGTERM when `up` dies,
-    however it dies (a SIGKILL gives `up` no chance to stop its nodes, which then kept
-    answering topics). Only an async-signal-safe prctl here; libc was loaded before fork."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
 
 @dataclass
 class Launched:
@@ -65,7 +54,7 @@ class ProcessGroup:
                 continue
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     env=self.env, text=True, errors="replace",
-                                    preexec_fn=_die_with_parent if _LIBC else None)
+                                    preexec_fn=die_with_parent if SUPPORTED else None)
             self.launched.append(Launched(spec, proc))
             threading.Thread(target=self._pump, args=(spec.name, proc), daemon=True).start()
             log.info("started %s (pid %d)", spec.name, proc.pid)

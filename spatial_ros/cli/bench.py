@@ -38,7 +38,10 @@ def _evaluate_parallel(spec: str, args: argparse.Namespace, n: int) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     bounds = [round(i * n / args.workers) for i in range(args.workers + 1)]
-    with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+    from spatial_ros.common.lifetime import die_with_parent
+
+    with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
+                             initializer=die_with_parent) as pool:
         futures = [pool.submit(_eval_chunk, spec, args.device, args.data, args.split,
                                args.limit, a, b) for a, b in itertools.pairwise(bounds)]
         return [r for f in futures for r in f.result()]

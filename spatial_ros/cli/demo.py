@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "writes a report, overlays and a GIF")
     p.add_argument("--robot", default="ur5", choices=["ur5", "franka", "g1", "all"])
     p.add_argument("--seed", type=int, default=0, help="first scene seed to try")
-    p.add_argument("--referrer", default="geometric", choices=["geometric", "model"],
-                   help="perception: weights-free geometric pipeline (default until the "
-                        "shipped model beats it, see docs/model.md) or the SpatialMamba model")
+    p.add_argument("--referrer", default="model", choices=["model", "geometric"],
+                   help="perception: the shipped SpatialMamba checkpoint (or --model) or the "
+                        "weights-free geometric baseline")
     p.add_argument("--model", default=None, help="checkpoint directory (default: shipped)")
     p.add_argument("--tasks", nargs="+", default=["pick", "pick_place", "two_step"],
                    choices=["pick", "pick_place", "two_step", "three_step"])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatial_ros.common.lifetime import die_with_parent
 from spatial_ros.data.dataset import SPLITS, load_meta, save_png, write_jsonl, write_meta
 from spatial_ros.data.samples import SampleConfig, answer_record, scene_answers
 from spatial_ros.data.sim_scene import SimSceneConfig, render_scene
@@ -124,6 +125,9 @@ def generate(out: str | Path, split: str, n: int, workers: int = 1,
     out.mkdir(parents=True, exist_ok=True)
     cfg_dict = json.loads(json.dumps(asdict(cfg)))
     old = load_meta(out).get("config")
+    if old is not None:  # fields added since a dataset was made read as their defaults
+        defaults = json.loads(json.dumps(asdict(GenerateConfig())))
+        old = {**old, "scene": {**defaults["scene"], **old.get("scene", {})}}
     for key in ("scenes_per_shard", "scene"):  # what decides seeds and images
         if old is not None and old.get(key) != cfg_dict[key]:
             raise ValueError(f"{out} was generated with a different '{key}' config; use a "
@@ -159,7 +163,8 @@ def generate(out: str | Path, split: str, n: int, workers: int = 1,
             bar.update(min(counts[k], max(0, n - bar.n)))
     else:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx,
+                                 initializer=die_with_parent) as pool:
             running = {}
             avg = cfg.samples.prompts_per_scene * cfg.scenes_per_shard * 0.8
             while True:

@@ -30,6 +30,11 @@ class SimSceneConfig:
     camera_pitch_deg: tuple[float, float] = (42.0, 62.0)
     camera_distance: tuple[float, float] = (0.8, 1.05)
     world: dict = field(default_factory=dict)  # extra WorldConfig fields
+    # Robots drawn per scene ("none": the bare table). Empty: no robot, the original data.
+    # With a robot its arm is in view, as in every executor frame, in a pose jittered around
+    # home (normal, ``arm_jitter_rad`` per joint): the model should not only ever see tables.
+    robots: tuple[str, ...] = ()
+    arm_jitter_rad: float = 0.35
 
 
 @dataclass
@@ -99,6 +104,21 @@ def world_config(seed: int, cfg: SimSceneConfig, rng: np.random.Generator | None
     return wcfg
 
 
+def _jitter_arms(world, rng: np.random.Generator, sigma: float) -> None:
+    """Every arm joint at home plus normal noise, inside its joint range (pose only: the
+    frame is rendered without a physics step, so nothing moves)."""
+    import mujoco
+
+    m, d = world.model, world.data
+    for group in world.robot.groups.values():
+        for j in group.joints:
+            jnt = m.joint(j)
+            lo, hi = jnt.range if m.jnt_limited[jnt.id] else (-np.pi, np.pi)
+            adr = int(jnt.qposadr[0])
+            d.qpos[adr] = float(np.clip(d.qpos[adr] + rng.normal(0.0, sigma), lo, hi))
+    mujoco.mj_forward(m, d)
+
+
 def render_scene(seed: int, cfg: SimSceneConfig = SimSceneConfig(),
                  keep_world: bool = False) -> SimScene:
     """Builds, settles, randomizes and renders the scene of ``seed`` (fully deterministic)."""
@@ -110,7 +130,12 @@ def render_scene(seed: int, cfg: SimSceneConfig = SimSceneConfig(),
 
     rng = np.random.default_rng([seed, 7])
     wcfg = world_config(seed, cfg, rng)
-    world = build_world(wcfg, robot=None, seed=seed)
+    robot = str(rng.choice(cfg.robots)) if cfg.robots else "none"
+    if robot != "none":
+        wcfg.workspace = None  # the robot's own reachable tabletop, as the executor's worlds
+    world = build_world(wcfg, robot=robot, seed=seed)
+    if world.robot is not None:
+        _jitter_arms(world, rng, cfg.arm_jitter_rad)
     if cfg.randomize:
         DomainRandomizer(world).apply(rng)
         mujoco.mj_forward(world.model, world.data)

@@ -223,10 +223,25 @@ SCENE_KEYS = ("rgb", "depth", "intrinsics")  # stored once per scene, indexed by
 
 
 class CachedRefDataset(Dataset):
-    """Samples of a cache file as dicts of tensors (RGB/depth gathered from their scene)."""
+    """Samples of one or more cache files as dicts of tensors (RGB/depth gathered from their
+    scene). Several files are one dataset: their tensors are joined, scene indices shifted."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.t = load_file(str(path))
+    def __init__(self, paths: str | Path | list[str | Path]) -> None:
+        paths = [paths] if isinstance(paths, str | Path) else list(paths)
+        if not paths:
+            raise ValueError("CachedRefDataset needs at least one cache file")
+        parts, offset = [], 0
+        for path in paths:
+            t = load_file(str(path))
+            t["scene"] = t["scene"] + offset
+            offset += len(t["rgb"])
+            parts.append(t)
+        keys = set(parts[0])
+        for path, t in zip(paths, parts, strict=True):
+            if set(t) != keys:
+                raise ValueError(f"cache {path} has tensors {sorted(t)}, expected {sorted(keys)}")
+        self.t = parts[0] if len(parts) == 1 else {k: torch.cat([t[k] for t in parts])
+                                                   for k in keys}
         self.n = len(self.t["scene"])
 
     def __len__(self) -> int:

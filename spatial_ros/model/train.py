@@ -66,6 +66,9 @@ class DataConfig:
     val_split: str = "val"
     limit: int | None = None  # first N samples per split (smoke runs)
     val_limit: int | None = 2000
+    # more datasets whose train and val splits join root's (e.g. datasets/robots: frames with
+    # a robot in view); val_limit applies to each, so selection weighs them equally
+    extra_roots: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -254,16 +257,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         mcfg = dict(cfg.model)
         model = build_model(preset_config(mcfg.pop("preset", "tiny"), **mcfg))
     model.to(info.device)
+    roots = [cfg.data.root, *cfg.data.extra_roots]
+
+    def caches(split: str, limit: int | None) -> list[Path]:
+        return [build_cache(r, split, model.processor, cfg.data.cache_dir, limit) for r in roots]
+
     if info.is_main:  # one rank builds the caches, the others wait and reuse them
-        train_cache = build_cache(cfg.data.root, cfg.data.train_split, model.processor,
-                                  cfg.data.cache_dir, cfg.data.limit)
+        caches(cfg.data.train_split, cfg.data.limit)
     dist.barrier(info)
-    train_cache = build_cache(cfg.data.root, cfg.data.train_split, model.processor,
-                              cfg.data.cache_dir, cfg.data.limit)
-    val_cache = build_cache(cfg.data.root, cfg.data.val_split, model.processor,
-                            cfg.data.cache_dir, cfg.data.val_limit) if info.is_main else None
-    train_ds = CachedRefDataset(train_cache)
-    val_ds = CachedRefDataset(val_cache) if val_cache else None
+    train_ds = CachedRefDataset(caches(cfg.data.train_split, cfg.data.limit))
+    val_ds = (CachedRefDataset(caches(cfg.data.val_split, cfg.data.val_limit))
+              if info.is_main else None)
+    log.info("training on %d samples from %s", len(train_ds), ", ".join(roots))
     sampler = DistributedSampler(train_ds, seed=cfg.seed) if info.enabled else None
     loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None,
                         sampler=sampler, num_workers=cfg.num_workers, drop_last=len(train_ds)
