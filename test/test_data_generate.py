@@ -182,7 +182,6 @@ def test_killing_generate_ends_its_workers(tmp_path):
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        workers = []
         while time.monotonic() < deadline and not list((tmp_path / "rgb").glob("*.png")):
             time.sleep(0.5)
         workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
