@@ -12,6 +12,8 @@ physics through the same parser, grounding, skills, envelope and outcome checks 
 success is then judged independently from the final physics state. Grounding: the sim's
 ground truth (an oracle), the geometric baseline through the perception pipeline on
 rendered RealSense frames, and the shipped SpatialMamba model (when its checkpoint exists).
+Failed runs are read from what the runner said and which objects moved (a wrong object moved,
+the named ones moved but the final check failed, nothing moved), tabulated at the end.
 Targets (issue 8): pick >= 95 %, pick-and-place >= 90 %, three-step >= 80 % with the model.
 Timings here are on a shared 2-core CPU machine: pessimistic.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,6 +43,7 @@ from spatial_ros.sim.world import WorldConfig, build_world
 
 TARGETS = {"pick": 0.95, "pick_place": 0.90, "three_step": 0.80}
 KINDS = ("pick", "pick_place", "three_step")
+MOVED_M = 0.03
 
 
 def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
@@ -59,6 +63,7 @@ def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
     else:
         grounder, cam = perception_grounder(world, stack, grounding)
         observer = NullObserver()
+    start = {o.id: world.object_pose(o.id)[:3, 3].copy() for o in world.objects}
     t0, sim0 = time.perf_counter(), world.data.time
     try:
         report = TaskRunner(stacks, grounder, observer).run(text, task_id=f"{robot}-{seed}")
@@ -71,7 +76,21 @@ def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
             "instruction": text, "runner_ok": report.ok, "success": ok,
             "error": report.error, "failed_step": report.failed_step,
             "retries": report.retries, "wall_s": time.perf_counter() - t0,
-            "sim_s": world.data.time - sim0}
+            "sim_s": world.data.time - sim0,
+            # which objects ended up elsewhere: tells a wrong object from a dropped one
+            "moved": [f"{o.colour} {o.category}" for o in world.objects
+                      if np.linalg.norm(world.object_pose(o.id)[:3, 3] - start[o.id]) > MOVED_M]}
+
+
+def failure_kind(r: dict) -> str:
+    """Why a run failed, from what the runner said and what moved."""
+    if r["error"]:
+        return "runner stopped: " + r["error"].split(":")[0]
+    named = set(re.findall(r"the (\w+ \w+)", r["instruction"]))  # "colour category"
+    wrong = [m for m in r.get("moved", ()) if m not in named]
+    if wrong:
+        return "moved an object not named in the task (wrong pick or knocked)"
+    return "named objects moved, final check failed" if r.get("moved") else "nothing moved"
 
 
 def available(grounding: str) -> str | None:
@@ -126,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({sum(ok)}/{len(ok)})", flush=True)
     log.close()
     print_table(rows, args.robots, args.kinds, groundings)
+    print_failures(rows)
     plot(rows, args.robots, args.kinds, groundings, out / "success_rates.png")
     return 0
 
@@ -134,6 +154,19 @@ def _rate(rows, robot, kind, grounding) -> tuple[float, int]:
     ok = [r["success"] for r in rows if (r["robot"], r["kind"], r["grounding"])
           == (robot, kind, grounding)]
     return (float(np.mean(ok)) if ok else float("nan")), len(ok)
+
+
+def print_failures(rows) -> None:
+    fails = [r for r in rows if not r["success"]]
+    if not fails:
+        return
+    counts: dict[tuple[str, str], int] = {}
+    for r in fails:
+        key = (r["grounding"], failure_kind(r))
+        counts[key] = counts.get(key, 0) + 1
+    print("\n| grounding | why it failed | runs |\n|---|---|---|")
+    for (g, why), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        print(f"| {g} | {why} | {n} |")
 
 
 def print_table(rows, robots, kinds, groundings) -> None:

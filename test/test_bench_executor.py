@@ -1,0 +1,37 @@
+"""The executor benchmark's failure reading (bench/bench_executor.py): which runs moved the
+wrong object, which dropped theirs, which the runner stopped."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bench_executor.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_executor", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(moved, error=""):
+    return {"instruction": "put the black cube in the brown box, then put the red cylinder "
+                           "to the left of the brown box", "error": error, "moved": moved}
+
+
+@pytest.mark.parametrize("row, why", [
+    (_run(["gray cube"]), "moved an object not named in the task (wrong pick or knocked)"),
+    (_run(["black cube", "brown cube"]), "moved an object not named in the task "
+                                         "(wrong pick or knocked)"),
+    (_run(["black cube", "red cylinder"]), "named objects moved, final check failed"),
+    (_run([]), "nothing moved"),
+    (_run(["black cube"], "pick failed at 'close gripper': grasp failed: the jaws closed"),
+     "runner stopped: pick failed at 'close gripper'"),
+])
+def test_failure_kind_tells_wrong_objects_from_dropped_ones(bench, row, why):
+    assert bench.failure_kind(row) == why
