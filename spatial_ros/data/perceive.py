@@ -27,6 +27,9 @@ class PerceiveConfig:
     plane_iterations: int = 200
     min_height: float = 0.012  # points this far above the table belong to objects
     max_height: float = 0.4
+    #: a cluster standing taller than this is not a table-top object (the tallest catalogue
+    #: object is 11 cm, two stacked ~17 cm) but a robot link, its base or a person's arm
+    max_object_height: float = 0.2
     cluster_eps: float = 0.015  # DBSCAN radius (m)
     cluster_min_points: int = 20
     min_object_pixels: int = 60  # full-resolution pixels
@@ -166,6 +169,9 @@ def perceive(rgb: np.ndarray, depth_m: np.ndarray, intr: Intrinsics,
                 labels[m] = -1
                 continue
             node, feats = _object(len(objects), pts[m], height[m], rgb[m], T, table_z)
+            if feats["height"] > cfg.max_object_height:
+                labels[m] = -1
+                continue
             features[node.id] = feats
             labels[m] = node.id
             vs, us = np.nonzero(m)
