@@ -163,9 +163,11 @@ def test_robot_scenes_put_the_arm_in_view_in_varied_poses(tmp_path):
     q = np.array([world.data.joint(j).qpos[0] for j in group.joints])
     home = np.array([world.robot.home_qpos[j] for j in group.joints])
     assert np.abs(q - home).max() > 0.05  # jittered, not the home pose every time
+    assert scene.robot in cfg.scene.robots
     generate(tmp_path, "val", 12, cfg=cfg, progress=False)
     for s in load_split(tmp_path, "val"):
         assert points_in_mask(s.points, s.load_mask()) == 1.0
+        assert s.extra["robot"] in cfg.scene.robots  # per-robot results need it
 
 
 def test_killing_generate_ends_its_workers(tmp_path):

@@ -57,8 +57,10 @@ def generate_scene(out: Path, split: str, seed: int, cfg: GenerateConfig) -> lis
     for k, a in enumerate(answers):
         sample_id = f"{sid}_{k:02d}"
         save_png(out / "mask" / f"{sample_id}.png", a.mask)
-        records.append(answer_record(a, sample_id, sid, split, scene.intrinsics, scene.graph,
-                                     objects))
+        rec = answer_record(a, sample_id, sid, split, scene.intrinsics, scene.graph, objects)
+        if cfg.scene.robots:  # which robot is in view, for per-robot results
+            rec["robot"] = scene.robot
+        records.append(rec)
     return records
 
 

@@ -45,6 +45,7 @@ class SimScene:
     intrinsics: object
     graph: SceneGraph
     world: object = None
+    robot: str = "none"  # the robot in view ("none": a bare table)
 
 
 def graph_from_world(world, frame, min_target_pixels: int = 150) -> SceneGraph:
@@ -147,4 +148,4 @@ def render_scene(seed: int, cfg: SimSceneConfig = SimSceneConfig(),
     scale = (cfg.width * cfg.height) / (640 * 480)
     graph = graph_from_world(world, frame, max(20, int(cfg.min_target_pixels_640 * scale)))
     return SimScene(frame.rgb, frame.depth_mm, frame.segmentation, frame.intrinsics, graph,
-                    world if keep_world else None)
+                    world if keep_world else None, robot)
