@@ -39,6 +39,7 @@ def test_bench_refer_writes_tables_and_chart(split, tmp_path):
     report = (out / "refer.md").read_text()
     for name in ("centre", "random", "geometric", "per kind", "per steps", "placement"):
         assert name in report
+    assert "per robot" not in report  # bare tables: no robot in view, no such table
     png = (out / "refer_by_kind.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     rows = [json.loads(line) for line in (out / "results_geometric.jsonl").open()]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from spatial_ros.cli.main import main
+from spatial_ros.data.baselines import make_baseline
 from spatial_ros.data.dataset import DatasetError, load_meta, load_split
-from spatial_ros.data.evaluate import points_in_mask
+from spatial_ros.data.evaluate import evaluate, markdown_report, points_in_mask
 from spatial_ros.data.generate import GenerateConfig, generate
 from spatial_ros.data.samples import HELD_OUT
 from spatial_ros.geometry.backproject import backproject_pixels
@@ -168,6 +169,9 @@ def test_robot_scenes_put_the_arm_in_view_in_varied_poses(tmp_path):
     for s in load_split(tmp_path, "val"):
         assert points_in_mask(s.points, s.load_mask()) == 1.0
         assert s.extra["robot"] in cfg.scene.robots  # per-robot results need it
+    results = evaluate(make_baseline("centre"), load_split(tmp_path, "val"), progress=False)
+    assert results and {r.robot for r in results} <= set(cfg.scene.robots)
+    assert "Accuracy (%) per robot:" in markdown_report({"centre": results})
 
 
 def test_killing_generate_ends_its_workers(tmp_path):

@@ -33,6 +33,7 @@ class SampleResult:
     rot_err_deg: float | None
     latency_s: float
     error: str = ""
+    robot: str = ""  # the robot in view (robot-scene datasets); "" for bare tables
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +77,8 @@ def evaluate_sample(referrer, s: RefSample) -> SampleResult:
         pred = referrer.predict(rgb, depth_m, s.intrinsics, s.prompt)
     except Exception as exc:  # one failing prompt must not end the benchmark
         return SampleResult(s.id, s.kind, s.steps, s.placement, 0.0, None, None,
-                            time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+                            time.perf_counter() - t0, f"{type(exc).__name__}: {exc}",
+                            s.extra.get("robot", ""))
     latency = time.perf_counter() - t0
     acc = points_in_mask([tuple(float(c) for c in pred.point_norm)], mask)
     pos_err = rot_err = None
@@ -87,7 +89,8 @@ def evaluate_sample(referrer, s: RefSample) -> SampleResult:
         if getattr(pred, "rotation", None) is not None:
             rot_err = grasp_rotation_error_deg(np.asarray(pred.rotation),
                                                np.asarray(s.grasp["rotation"]))
-    return SampleResult(s.id, s.kind, s.steps, s.placement, acc, pos_err, rot_err, latency)
+    return SampleResult(s.id, s.kind, s.steps, s.placement, acc, pos_err, rot_err, latency,
+                        robot=s.extra.get("robot", ""))
 
 
 def evaluate(referrer, samples: Iterable[RefSample], progress: bool = True,
@@ -130,10 +133,12 @@ def summarize(results: Sequence[SampleResult]) -> Summary:
 
 
 def group_accuracy(results: Sequence[SampleResult], key: str) -> dict[str, tuple[float, int]]:
-    """Accuracy and count per value of ``key`` ("kind" or "steps")."""
+    """Accuracy and count per value of ``key`` ("kind", "steps" or "robot"; results without
+    a value, e.g. no robot in view, are left out)."""
     groups: dict[str, list[float]] = defaultdict(list)
     for r in results:
-        groups[str(getattr(r, key))].append(r.accuracy)
+        if getattr(r, key) != "":
+            groups[str(getattr(r, key))].append(r.accuracy)
     return {k: (float(np.mean(v)), len(v)) for k, v in sorted(groups.items())}
 
 
@@ -172,7 +177,7 @@ def _group_table(heading: str, label: str, per: dict[str, dict[str, tuple[float,
 
 
 def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str = "") -> str:
-    """Side-by-side Markdown tables: overall, per kind, per step count."""
+    """Side-by-side Markdown tables: overall, per kind, per step count, per robot in view."""
     names = list(all_results)
     sums = {n: summarize(r) for n, r in all_results.items()}
     lines = [f"## {title}", ""] if title else []
@@ -184,7 +189,7 @@ def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str =
         lines.append(f"| {n} | {s.n} | {_fmt(s.accuracy, True)} | "
                      f"{_fmt(s.placement_success, True)} | {_fmt(s.pos_err_cm)} | "
                      f"{_fmt(s.rot_err_deg)} | {s.latency_ms:.1f} | {s.errors} |")
-    for key, label in (("kind", "kind"), ("steps", "steps")):
+    for key, label in (("kind", "kind"), ("steps", "steps"), ("robot", "robot")):
         lines += _group_table(f"Accuracy (%) per {label}:", label,
                               {n: group_accuracy(r, key) for n, r in all_results.items()},
                               percent=True, order=(lambda g: (len(g), g)) if key == "steps"
