@@ -30,7 +30,6 @@ def _rotz(deg: float) -> list[list[float]]:
     return [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
 
 
-
 def test_two_caches_are_one_dataset_with_their_own_scenes(tmp_path):
     """``data.extra_roots``: a second dataset's samples keep pointing at their own images."""
     from spatial_ros.model.checkpoint import build_model

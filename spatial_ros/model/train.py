@@ -262,10 +262,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     def caches(split: str, limit: int | None) -> list[Path]:
         return [build_cache(r, split, model.processor, cfg.data.cache_dir, limit) for r in roots]
 
-    if info.is_main:  # one rank builds the caches, the others wait and reuse them
-        caches(cfg.data.train_split, cfg.data.limit)
+    # one rank builds the caches (reading every split's records), the others wait and reuse
+    train_caches = caches(cfg.data.train_split, cfg.data.limit) if info.is_main else None
     dist.barrier(info)
-    train_ds = CachedRefDataset(caches(cfg.data.train_split, cfg.data.limit))
+    if train_caches is None:
+        train_caches = caches(cfg.data.train_split, cfg.data.limit)
+    train_ds = CachedRefDataset(train_caches)
     val_ds = (CachedRefDataset(caches(cfg.data.val_split, cfg.data.val_limit))
               if info.is_main else None)
     log.info("training on %d samples from %s", len(train_ds), ", ".join(roots))
