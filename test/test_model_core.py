@@ -369,3 +369,45 @@ def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
                            dtype=torch.float32)[None]
         truth = torch.tensor(cam_rot.T @ grasp.rotation, dtype=torch.float32)[None]
         assert torch.rad2deg(grasp_rotation_error(gravity_frame(geo), truth)).item() < 0.1
+
+
+def test_table_heights_read_a_box_on_a_tilted_table(model):
+    """Height above the fitted plane: 0 on the table, the box's 7 cm on its top, whatever the
+    camera's pitch (the point the shape key reads shapes from)."""
+    from spatial_ros.model.spatial_mamba import HEIGHT_SCALE, table_heights
+
+    cfg = model.config
+    h, w = cfg.image_height, cfg.image_width
+    pitch = np.deg2rad(50.0)
+    up = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
+    u = ((np.arange(w) + 0.5) * INTR.width / w - 0.5 - INTR.cx) / INTR.fx
+    v = ((np.arange(h) + 0.5) * INTR.height / h - 0.5 - INTR.cy) / INTR.fy
+    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
+    depth = -0.7 / (rays @ up)  # the table 0.7 m below the camera
+    box = (slice(h // 3, h // 2), slice(w // 4, w // 2))
+    depth[box] *= 0.9  # 10 % nearer along each ray: 0.1 * 0.7 m = 7 cm above the table
+    depth[0, 0] = 0.0  # a hole reads as table, not as something tall
+    xyz = model.processor.normalize_depth(torch.tensor(depth, dtype=torch.float32)[None, None],
+                                          normalized_intrinsics(INTR)[None])
+    heights = table_heights(xyz, cfg.grid, cfg.max_depth_m)[0, 0].numpy() / HEIGHT_SCALE
+    assert heights.shape == (h, w)
+    assert heights[box] == pytest.approx(0.07, abs=0.005)
+    table = np.ones((h, w), dtype=bool)
+    table[box] = False
+    assert np.abs(heights[table]).max() < 0.005
+
+
+def test_shape_match_starts_silent_and_learns(model, tmp_path):
+    save_pretrained(model, tmp_path / "ck")
+    new = load_pretrained(tmp_path / "ck", overrides={"shape_match": True})
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    with torch.no_grad():
+        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    assert torch.equal(a.point_logits, b.point_logits) and torch.equal(a.rot6d, b.rot6d)
+    new.train()
+    new(rgb, depth, ids, mask).point_logits.square().sum().backward()
+    assert new.shape_query.weight.grad.abs().sum() > 0  # the zero query still learns
+    assert new.shape_skip.weight.grad.abs().sum() > 0
+    with pytest.raises(CheckpointError, match="shape_match reads the depth point map"):
+        load_pretrained(tmp_path / "ck", overrides={"shape_match": True, "depth_input": "depth"})

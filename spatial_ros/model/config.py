@@ -69,6 +69,14 @@ class SpatialMambaConfig:
     # prompt's point query carries its colour only 28 %: the text side lost it. This path
     # matches colour words to pixels without going through the scan. Needs colour_skip.
     colour_match: bool = False
+    # a fourth point score from shape: a small conv net over each pixel's height above the
+    # fitted table plane (from the depth point map, at input resolution) gives each cell a
+    # shape key, matched against a shape query pooled over the words like colour_match's, and
+    # added to its RGB token. Why: the shipped model found "the cylinder" on robot-view frames
+    # 60 % of the time and 6 of its 8 misses on "the <colour> <category>" were the
+    # right colour on the wrong shape; camera-frame XYZ (what the depth encoder reads) changes
+    # with the camera pose, height above the table does not. Needs depth_input xyz.
+    shape_match: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     # what the policy head reads besides the last token: "mean" of the image tokens, or
@@ -107,6 +115,11 @@ class SpatialMambaConfig:
                               f"{self.patch_size} (0 turns it off)")
         if self.colour_match and not self.colour_skip:
             raise ConfigError("colour_match reads the colour_skip sub-grid: set colour_skip")
+        if self.shape_match and self.depth_input != "xyz":
+            raise ConfigError("shape_match reads the depth point map: needs depth_input xyz")
+        if self.shape_match and self.patch_size % 4:
+            raise ConfigError(f"shape_match needs a patch size divisible by 4, not "
+                              f"{self.patch_size}")
         if self.max_text_tokens < 3:
             raise ConfigError("max_text_tokens must be at least 3 ([CLS] word [SEP])")
 

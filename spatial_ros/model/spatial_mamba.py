@@ -28,6 +28,9 @@ Design choices and their sources:
 - Colour bypasses the scan twice (config ``colour_skip``, ``colour_match``): each cell's
   pooled input colours are added to its RGB token and scored directly against a colour-word
   query, because the from-scratch encoder, then the text side, had each dropped colour.
+- Shape bypasses it the same way (``shape_match``): a small conv net reads each pixel's
+  height above the fitted table plane, a view of the objects that does not change with the
+  camera pose as the camera-frame point map does.
 """
 
 from __future__ import annotations
@@ -175,15 +178,12 @@ def _fit_plane(p: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return centre, torch.linalg.eigh(cov)[1][..., 0]  # smallest eigenvalue's vector
 
 
-def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, int],
-                    max_depth_m: float) -> torch.Tensor:
-    """(B, 6): the table's up normal and the unit ray to the referred object, camera frame.
-
-    ``xyz`` is the model's normalised point map ("xyz" depth input), ``weight``
-    (B, rows*cols) where the point head looks. The plane is fitted to the coarse point map
-    twice, the second time without the 40 % of points farthest from the first fit (objects
-    on the table); the normal is turned to face the camera.
-    """
+def table_plane(xyz: torch.Tensor, grid: tuple[int, int], max_depth_m: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centre (B, 3), up (B, 3)) of the table, camera frame, from the model's normalised
+    point map ("xyz" depth input). The plane is fitted to the coarse point map twice, the
+    second time without the 40 % of points farthest from the first fit (objects on the
+    table); the normal is turned to face the camera."""
     coarse = F.adaptive_avg_pool2d(xyz.float(), (2 * grid[0], 2 * grid[1]))
     p = point_map_metres(coarse.flatten(2).transpose(1, 2), max_depth_m)  # (B, N, 3)
     w = (p[..., 2] > 0.05).float()  # holes read as z = 0
@@ -193,10 +193,53 @@ def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, in
     cut = dist.kthvalue(max(3, int(0.6 * p.shape[1])), dim=1).values.unsqueeze(1)
     centre, normal = _fit_plane(p, w * (dist <= cut).float())
     up = torch.where((normal * centre).sum(-1, keepdim=True) > 0, -normal, normal)
+    return centre, up
+
+
+def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, int],
+                    max_depth_m: float) -> torch.Tensor:
+    """(B, 6): the table's up normal and the unit ray to the referred object, camera frame.
+
+    ``xyz`` is the model's normalised point map, ``weight`` (B, rows*cols) where the point
+    head looks.
+    """
+    _, up = table_plane(xyz, grid, max_depth_m)
     cells = point_map_metres(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
                     max_depth_m)
     ray = F.normalize((weight.unsqueeze(-1) * cells).sum(1), dim=-1)
     return torch.cat([up, ray], -1)
+
+
+HEIGHT_SCALE = 10.0  # height-map input in decimetres: table-top objects span 0-1.7
+MAX_HEIGHT_M = 0.3  # higher is background (a robot's arm), not an object's shape
+
+
+def table_heights(xyz: torch.Tensor, grid: tuple[int, int], max_depth_m: float
+                  ) -> torch.Tensor:
+    """(B, 1, H, W) each pixel's height above the table plane (scaled; holes and points below
+    the table 0), at the point map's resolution: a pose-free view of the objects' shapes."""
+    centre, up = table_plane(xyz, grid, max_depth_m)
+    p = point_map_metres(xyz.float().permute(0, 2, 3, 1), max_depth_m)  # (B, H, W, 3)
+    h = ((p - centre[:, None, None]) * up[:, None, None]).sum(-1)
+    h = h.masked_fill(p[..., 2] <= 0.05, 0.0).clamp(0.0, MAX_HEIGHT_M)
+    return (HEIGHT_SCALE * h).unsqueeze(1)
+
+
+class HeightEncoder(nn.Module):
+    """Height map -> one shape key per token cell. Stride ``patch`` like the image encoders;
+    the last 3x3 conv lets a cell see its neighbours (an object spans several cells)."""
+
+    def __init__(self, patch: int, width: int) -> None:
+        super().__init__()
+        stem = patch // 4
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, stem, stride=stem), nn.GELU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(32, width, 3, padding=1))
+
+    def forward(self, heights: torch.Tensor) -> torch.Tensor:
+        return self.net(heights).flatten(2).transpose(1, 2)  # (B, rows*cols, width)
 
 
 def gravity_frame(geo: torch.Tensor) -> torch.Tensor:
@@ -214,6 +257,7 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
 
 
 COLOUR_WIDTH = 32  # colour_match key/query width: colour is a low-dimensional thing
+SHAPE_WIDTH = 32  # shape_match key/query width: seven categories, a few sizes
 
 
 def _pooled_query(feats: torch.Tensor, attention_mask: torch.Tensor, weight: nn.Linear,
@@ -302,6 +346,15 @@ class SpatialMamba(nn.Module):
             self.colour_query = nn.Linear(d_word, COLOUR_WIDTH)
             nn.init.zeros_(self.colour_query.weight)
             nn.init.zeros_(self.colour_query.bias)
+        if cfg.shape_match:  # see SpatialMambaConfig.shape_match; zero query and skip as above
+            d_word = self.text_encoder.out_dim + d
+            self.shape_encoder = HeightEncoder(cfg.patch_size, SHAPE_WIDTH)
+            self.shape_weight = nn.Linear(d_word, 1)
+            self.shape_query = nn.Linear(d_word, SHAPE_WIDTH)
+            self.shape_skip = nn.Linear(SHAPE_WIDTH, d)
+            for layer in (self.shape_query, self.shape_skip):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -326,6 +379,10 @@ class SpatialMamba(nn.Module):
         if self.config.colour_skip:
             cell_colours = self._cell_colours(rgb)
             img = img + self.colour_skip(cell_colours)
+        if self.config.shape_match:
+            shape_keys = self.shape_encoder(
+                table_heights(depth, self.config.grid, self.config.max_depth_m).to(img.dtype))
+            img = img + self.shape_skip(shape_keys)
         if self.config.text_film:
             scale, shift = cond.chunk(2, dim=-1)
             dep, img = dep * (1 + scale) + shift, img * (1 + scale) + shift
@@ -343,7 +400,7 @@ class SpatialMamba(nn.Module):
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
         match = _match(self.point_key(rgb_out), query)
-        if self.config.word_match or self.config.colour_match:
+        if self.config.word_match or self.config.colour_match or self.config.shape_match:
             word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
         if self.config.word_match:
             query = _pooled_query(word_feats, attention_mask, self.word_weight, self.word_query)
@@ -352,6 +409,10 @@ class SpatialMamba(nn.Module):
             query = _pooled_query(word_feats, attention_mask, self.colour_weight,
                                   self.colour_query)
             match = match + _match(self.colour_key(cell_colours.to(query.dtype)), query)
+        if self.config.shape_match:
+            query = _pooled_query(word_feats, attention_mask, self.shape_weight,
+                                  self.shape_query)
+            match = match + _match(shape_keys.to(query.dtype), query)
         point = self.point_head(rgb_out)
         point_logits = (point[..., 0] + match).float()
         # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass

@@ -38,12 +38,13 @@ from spatial_ros.model.spatial_mamba import SpatialMamba, grasp_rotation_error
 log = logging.getLogger(__name__)
 
 GROUPS = {
-    "encoders": ("rgb_encoder", "depth_encoder"),
+    "encoders": ("rgb_encoder", "depth_encoder", "shape_encoder"),
     "projectors": ("rgb_projector", "depth_projector", "text_projector", "pos_embed",
-                   "type_embed", "text_to_image", "colour_skip"),
+                   "type_embed", "text_to_image", "colour_skip", "shape_skip"),
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
-                   "word_key", "colour_key", "colour_weight", "colour_query"),
+                   "word_key", "colour_key", "colour_weight", "colour_query", "shape_weight",
+                   "shape_query"),
     "policy_head": ("policy_head", "policy_geometry"),
 }
 
