@@ -239,12 +239,10 @@ def test_xyz_depth_input_is_the_back_projected_point_map(model):
         proc.normalize_depth(depth)
 
 
-def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(model):
-    """On a table seen 50 deg from above with a box on it, the fitted up normal and the ray
-    the policy head gets are the true ones (the box's points are left out of the fit)."""
-    from spatial_ros.model.spatial_mamba import camera_geometry
-
-    cfg = model.config
+def _tilted_table(cfg):
+    """A table 0.7 m below a camera pitched 50 deg down, with a box 7 cm tall on it, at the
+    model's input size: (unit-z rays, depth (H, W), the table's up in the camera frame, the
+    box's pixels)."""
     h, w = cfg.image_height, cfg.image_width
     pitch = np.deg2rad(50.0)
     up = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])  # base z in the camera frame
@@ -252,9 +250,37 @@ def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(mod
     v = ((np.arange(h) + 0.5) * INTR.height / h - 0.5 - INTR.cy) / INTR.fy
     rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
     depth = -0.7 / (rays @ up)  # the table 0.7 m below the camera
-    depth[h // 3:h // 2, w // 4:w // 2] *= 0.9  # a box standing on it
-    xyz = model.processor.normalize_depth(torch.tensor(depth, dtype=torch.float32)[None, None],
-                                          normalized_intrinsics(INTR)[None])
+    box = (slice(h // 3, h // 2), slice(w // 4, w // 2))
+    depth[box] *= 0.9  # 10 % nearer along each ray: 0.1 * 0.7 m = 7 cm above the table
+    return rays, depth, up, box
+
+
+def _point_map(model, depth: np.ndarray) -> torch.Tensor:
+    return model.processor.normalize_depth(torch.tensor(depth, dtype=torch.float32)[None, None],
+                                           normalized_intrinsics(INTR)[None])
+
+
+def _added_part(model, tmp_path, **overrides):
+    """``model`` saved and loaded back with ``overrides`` (a part added), random inputs, and
+    both models' outputs on them: an added part must start silent."""
+    save_pretrained(model, tmp_path / "ck")
+    new = load_pretrained(tmp_path / "ck", overrides=overrides)
+    inputs = (torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64),
+              torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long))
+    with torch.no_grad():
+        a, b = model(*inputs), new(*inputs)
+    return new, inputs, a, b
+
+
+def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(model):
+    """On a table seen 50 deg from above with a box on it, the fitted up normal and the ray
+    the policy head gets are the true ones (the box's points are left out of the fit)."""
+    from spatial_ros.model.spatial_mamba import camera_geometry
+
+    cfg = model.config
+    h, w = cfg.image_height, cfg.image_width
+    rays, depth, up, _ = _tilted_table(cfg)
+    xyz = _point_map(model, depth)
     rows, cols = cfg.grid
     look = torch.zeros(1, rows * cols)
     cell = (rows - 2) * cols + 1  # near the bottom-left corner
@@ -271,12 +297,7 @@ def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(mod
 
 
 def test_geometry_input_added_to_a_checkpoint_starts_silent_and_learns(model, tmp_path):
-    save_pretrained(model, tmp_path / "ck")
-    new = load_pretrained(tmp_path / "ck", overrides={"policy_geometry": True})
-    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
-    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
-    with torch.no_grad():
-        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, policy_geometry=True)
     assert torch.equal(a.rot6d, b.rot6d) and torch.equal(a.point_logits, b.point_logits)
     new.train()
     new(rgb, depth, ids, mask).rot6d.square().sum().backward()
@@ -288,12 +309,7 @@ def test_geometry_input_added_to_a_checkpoint_starts_silent_and_learns(model, tm
 
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(
         model, tmp_path):
-    save_pretrained(model, tmp_path / "ck")
-    new = load_pretrained(tmp_path / "ck", overrides={"colour_skip": 4})
-    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
-    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
-    with torch.no_grad():
-        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, colour_skip=4)
     assert torch.equal(a.point_logits, b.point_logits) and torch.equal(a.rot6d, b.rot6d)
     # token (row 1, col 2) carries the 4x4 sub-cell means of pixels rows 16-31, cols 32-47
     cells = new._cell_colours(rgb)
@@ -309,14 +325,10 @@ def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colour
 
 
 def test_colour_match_starts_silent_then_scores_cells_by_colour(model, tmp_path):
-    save_pretrained(model, tmp_path / "ck")
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, colour_skip=4,
+                                                     colour_match=True)
     with pytest.raises(CheckpointError, match="colour_match reads the colour_skip"):
         load_pretrained(tmp_path / "ck", overrides={"colour_match": True})
-    new = load_pretrained(tmp_path / "ck", overrides={"colour_skip": 4, "colour_match": True})
-    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
-    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
-    with torch.no_grad():
-        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
     assert torch.equal(a.point_logits, b.point_logits)
     new.train()
     new(rgb, depth, ids, mask).point_logits.square().sum().backward()
@@ -378,18 +390,10 @@ def test_table_heights_read_a_box_on_a_tilted_table(model):
 
     cfg = model.config
     h, w = cfg.image_height, cfg.image_width
-    pitch = np.deg2rad(50.0)
-    up = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
-    u = ((np.arange(w) + 0.5) * INTR.width / w - 0.5 - INTR.cx) / INTR.fx
-    v = ((np.arange(h) + 0.5) * INTR.height / h - 0.5 - INTR.cy) / INTR.fy
-    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
-    depth = -0.7 / (rays @ up)  # the table 0.7 m below the camera
-    box = (slice(h // 3, h // 2), slice(w // 4, w // 2))
-    depth[box] *= 0.9  # 10 % nearer along each ray: 0.1 * 0.7 m = 7 cm above the table
+    _, depth, _, box = _tilted_table(cfg)
     depth[0, 0] = 0.0  # a hole reads as table, not as something tall
-    xyz = model.processor.normalize_depth(torch.tensor(depth, dtype=torch.float32)[None, None],
-                                          normalized_intrinsics(INTR)[None])
-    heights = table_heights(xyz, cfg.grid, cfg.max_depth_m)[0, 0].numpy() / HEIGHT_SCALE
+    heights = table_heights(_point_map(model, depth), cfg.grid,
+                            cfg.max_depth_m)[0, 0].numpy() / HEIGHT_SCALE
     assert heights.shape == (h, w)
     assert heights[box] == pytest.approx(0.07, abs=0.005)
     table = np.ones((h, w), dtype=bool)
@@ -398,12 +402,7 @@ def test_table_heights_read_a_box_on_a_tilted_table(model):
 
 
 def test_shape_match_starts_silent_and_learns(model, tmp_path):
-    save_pretrained(model, tmp_path / "ck")
-    new = load_pretrained(tmp_path / "ck", overrides={"shape_match": True})
-    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64)
-    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
-    with torch.no_grad():
-        a, b = model(rgb, depth, ids, mask), new(rgb, depth, ids, mask)
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, shape_match=True)
     assert torch.equal(a.point_logits, b.point_logits) and torch.equal(a.rot6d, b.rot6d)
     new.train()
     new(rgb, depth, ids, mask).point_logits.square().sum().backward()
