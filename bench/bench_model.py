@@ -2,12 +2,14 @@
 Mamba-2 vs Mamba-1 backbone for the tiny preset, eager vs torch.compile (what the
 perception node serves with), single query vs batch of 8.
 
-    .venv/bin/python bench/bench_model.py [--quick] [--threads 2] [--checkpoint DIR]
+    .venv/bin/python bench/bench_model.py [--quick] [--threads 2] [--checkpoint DIR] [--compare DIR]
 
 Target: tiny <= 30 ms per query (whole predict(): preprocessing, model, grasp lifting) on
 2 CPU threads. Median and best of the repetitions are printed: on a shared machine the
 median is pessimistic (other processes compete for the same cores), the best is closer to
-what an idle machine does.
+what an idle machine does. The single-query rows are timed round-robin (one call of each per
+repetition), so a busy spell on the host slows every row alike and the ratios stay fair;
+``--compare DIR`` adds another checkpoint (eager and compiled) to the same rounds.
 """
 
 from __future__ import annotations
@@ -36,15 +38,22 @@ def _frames(n: int, seed: int = 0):
     return rgb, depth
 
 
-def _time(fn, reps: int, warmup: int = 3) -> float:
+def _time(fn, reps: int, warmup: int = 3) -> tuple[float, float]:
+    return _time_round_robin([fn], reps, warmup)[0]
+
+
+def _time_round_robin(fns, reps: int, warmup: int = 3) -> list[tuple[float, float]]:
+    """(median, best) ms per function, calling each once per repetition in turn."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - t))
-    return statistics.median(times), min(times)
+        for fn, ts in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            ts.append(1e3 * (time.perf_counter() - t))
+    return [(statistics.median(ts), min(ts)) for ts in times]
 
 
 def main() -> int:
@@ -52,6 +61,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", default=None, help="default: the shipped tiny checkpoint")
+    ap.add_argument("--compare", default=None,
+                    help="another checkpoint timed in the same rounds (eager and compiled)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     reps = 10 if args.quick else 40
@@ -67,22 +78,29 @@ def main() -> int:
     compiled = copy.deepcopy(models[next(iter(models))])
     compile_s = compile_for_inference(compiled).warm_up()
     models["mamba2 (shipped), torch.compile"] = compiled
+    if args.compare:
+        other = load_pretrained(args.compare)
+        models[f"compare: {args.compare}"] = other
+        other_compiled = copy.deepcopy(other)
+        compile_for_inference(other_compiled).warm_up()
+        models[f"compare: {args.compare}, torch.compile"] = other_compiled
     rgb, depth = _frames(8)
+    cases = [(name, model, dtype) for name, model in models.items()
+             for dtype in ("float32", "bfloat16")
+             if dtype == "float32" or not (name.startswith(("mamba1", "compare"))
+                                           or "compile" in name)]
+    single = _time_round_robin(
+        [lambda m=m, d=d: m.predict(rgb[0], depth[0], intr, PROMPT, dtype=d)
+         for _, m, d in cases], reps)
     rows = []
-    base = None
-    for name, model in models.items():
-        for dtype in ("float32", "bfloat16"):
-            if (name.startswith("mamba1") or "compile" in name) and dtype == "bfloat16":
-                continue
-            med, best = _time(lambda m=model, d=dtype: m.predict(rgb[0], depth[0], intr, PROMPT,
-                                                                 dtype=d), reps)
-            model_ms = min(model.predict(rgb[0], depth[0], intr, PROMPT, dtype=dtype)
-                           .timings["model_ms"] for _ in range(5))
-            _, batch = _time(lambda m=model, d=dtype: m.predict_batch(rgb, depth, intr,
-                                                                      [PROMPT] * 8, dtype=d),
-                             max(3, reps // 4), warmup=1)
-            base = base or med
-            rows.append((name, dtype, med, best, model_ms, batch / 8, med / base))
+    base = single[0][0]
+    for (name, model, dtype), (med, best) in zip(cases, single, strict=True):
+        model_ms = min(model.predict(rgb[0], depth[0], intr, PROMPT, dtype=dtype)
+                       .timings["model_ms"] for _ in range(5))
+        _, batch = _time(lambda m=model, d=dtype: m.predict_batch(rgb, depth, intr,
+                                                                  [PROMPT] * 8, dtype=d),
+                         max(3, reps // 4), warmup=1)
+        rows.append((name, dtype, med, best, model_ms, batch / 8, med / base))
     print(f"SpatialMamba tiny, 640x480 RGB-D in, {args.threads} CPU threads, "
           f"torch {torch.__version__}, {reps} repetitions; torch.compile took "
           f"{compile_s:.0f} s (batch 1 only: a batch of 8 runs eager)\n")
