@@ -275,7 +275,7 @@ def _added_part(model, tmp_path, **overrides):
 def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(model):
     """On a table seen 50 deg from above with a box on it, the fitted up normal and the ray
     the policy head gets are the true ones (the box's points are left out of the fit)."""
-    from spatial_ros.model.spatial_mamba import camera_geometry
+    from spatial_ros.model.spatial_mamba import camera_geometry, table_plane
 
     cfg = model.config
     h, w = cfg.image_height, cfg.image_width
@@ -285,7 +285,8 @@ def test_camera_geometry_finds_the_table_up_and_the_ray_to_the_referred_cell(mod
     look = torch.zeros(1, rows * cols)
     cell = (rows - 2) * cols + 1  # near the bottom-left corner
     look[0, cell] = 1.0
-    geo = camera_geometry(xyz, look, cfg.grid, cfg.max_depth_m)[0].numpy()
+    _, table_up = table_plane(xyz, cfg.grid, cfg.max_depth_m)
+    geo = camera_geometry(xyz, table_up, look, cfg.grid, cfg.max_depth_m)[0].numpy()
     assert np.degrees(np.arccos(np.clip(geo[:3] @ up, -1, 1))) < 2.0
     r, c = divmod(cell, cols)
     ph, pw = h // rows, w // cols
@@ -386,14 +387,15 @@ def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
 def test_table_heights_read_a_box_on_a_tilted_table(model):
     """Height above the fitted plane: 0 on the table, the box's 7 cm on its top, whatever the
     camera's pitch (the point the shape key reads shapes from)."""
-    from spatial_ros.model.spatial_mamba import HEIGHT_SCALE, table_heights
+    from spatial_ros.model.spatial_mamba import HEIGHT_SCALE, table_heights, table_plane
 
     cfg = model.config
     h, w = cfg.image_height, cfg.image_width
     _, depth, _, box = _tilted_table(cfg)
     depth[0, 0] = 0.0  # a hole reads as table, not as something tall
-    heights = table_heights(_point_map(model, depth), cfg.grid,
-                            cfg.max_depth_m)[0, 0].numpy() / HEIGHT_SCALE
+    xyz = _point_map(model, depth)
+    plane = table_plane(xyz, cfg.grid, cfg.max_depth_m)
+    heights = table_heights(xyz, plane, cfg.max_depth_m)[0, 0].numpy() / HEIGHT_SCALE
     assert heights.shape == (h, w)
     assert heights[box] == pytest.approx(0.07, abs=0.005)
     table = np.ones((h, w), dtype=bool)

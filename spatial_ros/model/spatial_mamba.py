@@ -196,14 +196,14 @@ def table_plane(xyz: torch.Tensor, grid: tuple[int, int], max_depth_m: float
     return centre, up
 
 
-def camera_geometry(xyz: torch.Tensor, weight: torch.Tensor, grid: tuple[int, int],
-                    max_depth_m: float) -> torch.Tensor:
+def camera_geometry(xyz: torch.Tensor, up: torch.Tensor, weight: torch.Tensor,
+                    grid: tuple[int, int], max_depth_m: float) -> torch.Tensor:
     """(B, 6): the table's up normal and the unit ray to the referred object, camera frame.
 
-    ``xyz`` is the model's normalised point map, ``weight`` (B, rows*cols) where the point
-    head looks.
+    ``xyz`` is the model's normalised point map, ``up`` the table's (``table_plane``; fitted
+    once per forward, the shape match reads the same plane), ``weight`` (B, rows*cols) where
+    the point head looks.
     """
-    _, up = table_plane(xyz, grid, max_depth_m)
     cells = point_map_metres(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
                     max_depth_m)
     ray = F.normalize((weight.unsqueeze(-1) * cells).sum(1), dim=-1)
@@ -214,11 +214,12 @@ HEIGHT_SCALE = 10.0  # height-map input in decimetres: table-top objects span 0-
 MAX_HEIGHT_M = 0.3  # higher is background (a robot's arm), not an object's shape
 
 
-def table_heights(xyz: torch.Tensor, grid: tuple[int, int], max_depth_m: float
-                  ) -> torch.Tensor:
-    """(B, 1, H, W) each pixel's height above the table plane (scaled; holes and points below
-    the table 0), at the point map's resolution: a pose-free view of the objects' shapes."""
-    centre, up = table_plane(xyz, grid, max_depth_m)
+def table_heights(xyz: torch.Tensor, plane: tuple[torch.Tensor, torch.Tensor],
+                  max_depth_m: float) -> torch.Tensor:
+    """(B, 1, H, W) each pixel's height above the table ``plane`` (``table_plane``; scaled;
+    holes and points below the table 0), at the point map's resolution: a pose-free view of
+    the objects' shapes."""
+    centre, up = plane
     p = point_map_metres(xyz.float().permute(0, 2, 3, 1), max_depth_m)  # (B, H, W, 3)
     h = ((p - centre[:, None, None]) * up[:, None, None]).sum(-1)
     h = h.masked_fill(p[..., 2] <= 0.05, 0.0).clamp(0.0, MAX_HEIGHT_M)
@@ -379,9 +380,11 @@ class SpatialMamba(nn.Module):
         if self.config.colour_skip:
             cell_colours = self._cell_colours(rgb)
             img = img + self.colour_skip(cell_colours)
+        if self.config.shape_match or self.config.policy_geometry:
+            plane = table_plane(depth, self.config.grid, self.config.max_depth_m)
         if self.config.shape_match:
             shape_keys = self.shape_encoder(
-                table_heights(depth, self.config.grid, self.config.max_depth_m).to(img.dtype))
+                table_heights(depth, plane, self.config.max_depth_m).to(img.dtype))
             img = img + self.shape_skip(shape_keys)
         if self.config.text_film:
             scale, shift = cond.chunk(2, dim=-1)
@@ -427,7 +430,8 @@ class SpatialMamba(nn.Module):
         frame = None
         if self.config.policy_geometry:
             look = F.one_hot(cell, n_img).float()
-            geo = camera_geometry(depth, look, self.config.grid, self.config.max_depth_m)
+            geo = camera_geometry(depth, plane[1], look, self.config.grid,
+                                  self.config.max_depth_m)
             feats = feats + self.policy_geometry(geo.to(feats.dtype))
             if self.config.policy_frame == "gravity":
                 frame = gravity_frame(geo)
