@@ -1,7 +1,8 @@
 """Executor success rates over seeded sim scenes: single pick, pick-and-place, three-step.
 
     .venv/bin/python bench/bench_executor.py [--quick] [--robots ur5 franka g1]
-        [--grounding ground_truth geometric model] [--scenes 50] [--out DIR]
+        [--grounding ground_truth geometric model [model:footprint_grasp=off]] [--scenes 50]
+        [--out DIR]
 
 Three-step task: one object into a container, one to its left, one to its right (camera
 view), i.e. three pick-and-place actions (six executed steps).
@@ -44,6 +45,25 @@ from spatial_ros.sim.world import WorldConfig, build_world
 TARGETS = {"pick": 0.95, "pick_place": 0.90, "three_step": 0.80}
 KINDS = ("pick", "pick_place", "three_step")
 MOVED_M = 0.03
+#: ``--grounding model:footprint_grasp=off``: the same grounding with one runner setting
+#: changed, to measure executor variants side by side on the same seeds
+RUNNER_VARIANTS = {"footprint_grasp": ("off", "retry", "first"),
+                   "place_beside": ("anchor", "model")}
+
+
+def grounding_config(robot: str, grounding: str):
+    """(grounding source, executor config) for a ``--grounding`` entry: ``model``, or
+    ``model:footprint_grasp=off`` (the robot's config with one runner setting changed)."""
+    cfg = load_executor_config(robot)
+    source, _, variant = grounding.partition(":")
+    if variant:
+        key, _, value = variant.partition("=")
+        if key not in RUNNER_VARIANTS or value not in RUNNER_VARIANTS[key]:
+            raise SystemExit(f"unknown grounding variant {variant!r}; known: "
+                             + ", ".join(f"{k}={v}" for k, vs in RUNNER_VARIANTS.items()
+                                         for v in vs))
+        setattr(cfg.runner, key, value)
+    return source, cfg
 
 
 def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
@@ -55,13 +75,14 @@ def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
     if task is None:
         return None
     text, check = task.instruction, task.check
-    stacks = inprocess_stacks(load_executor_config(robot), world)
+    source, cfg = grounding_config(robot, grounding)
+    stacks = inprocess_stacks(cfg, world)
     stack = stacks[0]
     cam = None
-    if grounding == "ground_truth":
+    if source == "ground_truth":
         grounder, observer = GroundTruthGrounder(world), GroundTruthObserver(world)
     else:
-        grounder, cam = perception_grounder(world, stack, grounding)
+        grounder, cam = perception_grounder(world, stack, source)
         observer = NullObserver()
     start = {o.id: world.object_pose(o.id)[:3, 3].copy() for o in world.objects}
     t0, sim0 = time.perf_counter(), world.data.time
@@ -94,7 +115,7 @@ def failure_kind(r: dict) -> str:
 
 
 def available(grounding: str) -> str | None:
-    if grounding in ("ground_truth", "geometric"):
+    if grounding.partition(":")[0] in ("ground_truth", "geometric"):
         return None
     try:
         from spatial_ros.perception.referrers import resolve_checkpoint
@@ -119,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     groundings = []
     for g in args.grounding:
+        grounding_config(args.robots[0], g)  # an unknown variant fails before any run
         why = available(g)
         if why:
             print(f"[skip] grounding '{g}': {why}")

@@ -35,3 +35,12 @@ def _run(moved, error=""):
 ])
 def test_failure_kind_tells_wrong_objects_from_dropped_ones(bench, row, why):
     assert bench.failure_kind(row) == why
+
+
+def test_grounding_variants_change_one_runner_setting_and_typos_fail(bench):
+    source, cfg = bench.grounding_config("ur5", "model:footprint_grasp=off")
+    assert source == "model" and cfg.runner.footprint_grasp == "off"
+    assert bench.grounding_config("ur5", "geometric")[1].runner.footprint_grasp == "first"
+    for bad in ("model:footprint_grasp=sometimes", "model:grasp_retries=3", "model:oops"):
+        with pytest.raises(SystemExit, match="unknown grounding variant"):
+            bench.grounding_config("ur5", bad)

@@ -347,3 +347,30 @@ def test_g1_homes_the_last_arm_before_the_other_one_takes_over():
     assert right.backend.sent and left.backend.sent  # both arms worked
     assert runner.stack is left
     np.testing.assert_allclose(right.backend.sent[-1].positions[-1], right.kin.home, atol=1e-6)
+
+
+class _AlwaysOffWithRetry(_OffFirstTime):
+    """Perception whose grasp is always 8 cm off but which also reads a second grasp (the
+    footprint's): re-grounding alone cannot fix the grasp, the retry grasp can."""
+
+    def __init__(self, inner: GroundTruthGrounder, with_retry: bool) -> None:
+        super().__init__(inner)
+        self.with_retry = with_retry
+
+    def locate(self, phrase: str) -> Target:
+        right = self.inner.locate(phrase)
+        t = self.inner.locate(phrase)
+        self.calls += 1
+        t.position = t.position + np.array([0.0, 0.08, 0.0])
+        t.retry = right if self.with_retry else None
+        return t
+
+
+@pytest.mark.parametrize("with_retry", [True, False])
+def test_retry_after_an_empty_grasp_uses_the_grounders_other_grasp(with_retry):
+    world, stack = _setup("ur5", seed=0)
+    item = next(o for o in world.objects if o.graspable and o.category == "cube")
+    grounder = _AlwaysOffWithRetry(GroundTruthGrounder(world), with_retry)
+    report = _runner(world, stack, grounder=grounder).run(f"pick up {_phrase(item)}")
+    assert report.retries == 1 and grounder.calls == 2
+    assert report.ok is with_retry, report

@@ -262,3 +262,57 @@ def test_grounder_places_beside_the_anchor_footprint_as_the_camera_sees_it(frame
     assert prompts[-1] == "Place it in the free spot to the left of the red box"
     with pytest.raises(ValueError, match="place_beside"):
         PerceptionGrounder(ask, place_beside="guess")
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 20.0, 45.0, 72.0])
+def test_oriented_extent_finds_a_rotated_rectangle_despite_stray_points(yaw_deg):
+    from spatial_ros.perception.footprint import oriented_extent
+
+    rng = np.random.default_rng(0)
+    local = rng.uniform([-0.045, -0.02], [0.045, 0.02], size=(3000, 2))  # 9 x 4 cm
+    c, s = np.cos(np.deg2rad(yaw_deg)), np.sin(np.deg2rad(yaw_deg))
+    xy = local @ np.array([[c, s], [-s, c]]) + [0.4, -0.1]
+    xy[:20] += rng.normal(0.0, 0.08, size=(20, 2))  # depth-edge outliers
+    yaw, size = oriented_extent(xy)
+    long_axis = yaw if size[0] >= size[1] else yaw + np.pi / 2
+    diff = (long_axis - np.deg2rad(yaw_deg) + np.pi / 2) % np.pi - np.pi / 2
+    assert abs(diff) <= np.deg2rad(3.1)
+    assert sorted(size) == pytest.approx([0.04, 0.09], abs=0.006)
+
+
+def test_grounder_reads_a_second_grasp_across_the_narrow_side_of_the_footprint():
+    from spatial_ros.execution.grounding import PerceptionGrounder, footprint_grasp
+    from spatial_ros.perception.synthetic import Box, SceneSpec
+
+    block = Box("green", (0.02, 0.10, 0.02), (0.04, 0.10, 0.04))  # long along base y
+    frame = render(SceneSpec(boxes=(block,)), noise_mm=1.0, seed=2)
+    pipe = _pipeline(frame, referrer=MaskReferrer(frame))
+    grounder = PerceptionGrounder(
+        lambda prompt: pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, prompt),
+        max_width=0.08, footprint_grasp="retry")
+    target = grounder.locate("the green block")  # the model's grasp, then the footprint's
+    retry = target.retry
+    assert retry is not None and retry.label == "the green block"
+    assert np.linalg.norm(retry.position[:2] - np.array(block.center[:2])) < 0.01
+    assert abs(retry.rotation[:, 1] @ [1.0, 0.0, 0.0]) > 0.99  # jaws close across x (4 cm)
+    assert retry.rotation[:, 2] == pytest.approx([0.0, 0.0, -1.0])  # top-down
+    assert retry.width == pytest.approx(0.04, abs=0.012)
+    assert retry.alternatives == []  # the long side (10 cm) does not fit the 8 cm jaws
+    # the footprint's jaw direction is also offered beside the model's on the first try
+    assert any(np.allclose(a, retry.rotation) for a in target.alternatives)
+    off = PerceptionGrounder(grounder.ask_fn, max_width=0.08, footprint_grasp="off")
+    assert off.locate("the green block").retry is None
+    first = PerceptionGrounder(grounder.ask_fn, max_width=0.08)  # the default
+    swapped = first.locate("the green block")  # the footprint's grasp, then the model's
+    assert np.allclose(swapped.position, retry.position) and swapped.retry is not None
+    assert np.allclose(swapped.retry.position, target.position)
+    with pytest.raises(ValueError, match="footprint_grasp"):
+        PerceptionGrounder(grounder.ask_fn, footprint_grasp="always")
+
+    fp = {"center": [0.3, 0.0, 0.0], "top_z": 0.05, "extent": [0.05, 0.05]}
+    assert footprint_grasp(fp, 0.08, 0.0) is None  # an older node: no rectangle
+    assert footprint_grasp({**fp, "yaw": 0.0, "size": [0.20, 0.04]}, 0.08, 0.0) is None
+    assert footprint_grasp({**fp, "yaw": 0.0, "size": [0.09, 0.09]}, 0.08, 0.0) is None
+    square = footprint_grasp({**fp, "yaw": 0.3, "size": [0.05, 0.05]}, 0.08, 0.0)
+    assert len(square.alternatives) == 1  # a cube can be closed on either pair of sides
+    assert square.position[2] == pytest.approx(0.025)  # held at mid-height

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from scipy.spatial.transform import Rotation
 from visualization_msgs.msg import Marker
 
 from spatial_ros.nodes.frame_sync import FrameSynchronizer
@@ -89,6 +90,12 @@ def test_markers_for_a_result_and_for_an_error():
     assert box.type == Marker.CUBE and box.header.frame_id == "base_link"
     assert (box.scale.x, box.scale.y) == pytest.approx((0.16, 0.12))
     assert box.pose.position.z == pytest.approx(0.03) and box.scale.z == pytest.approx(0.06)
+    ok.footprint_base.update(yaw=np.pi / 6, size=[0.15, 0.05])  # the object's own rectangle
+    box = result_markers(ok, stamp).markers[-1]
+    assert (box.scale.x, box.scale.y) == pytest.approx((0.15, 0.05))
+    q = box.pose.orientation
+    assert Rotation.from_quat([q.x, q.y, q.z, q.w]).as_euler("xyz")[2] == \
+        pytest.approx(np.pi / 6)
 
 
 @pytest.mark.ros

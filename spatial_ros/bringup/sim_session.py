@@ -109,7 +109,4 @@ def perception_grounder(world, stack, referrer_kind: str, model_path: str = "",
             on_result(last.get("frame"), result)
         return result
 
-    grounder = PerceptionGrounder(ask_and_report, stack.cfg.envelope.table_height,
-                                  max_width=stack.cfg.gripper.open_width,
-                                  place_beside=stack.cfg.runner.place_beside)
-    return grounder, cam
+    return PerceptionGrounder.from_config(ask_and_report, stack.cfg), cam

@@ -77,6 +77,11 @@ class RunnerConfig:
     #: perception for X and sets the spot beside X's depth footprint, as the camera sees it;
     #: "model" asks the model for the free spot directly (weaker: 24 % on place_relation).
     place_beside: Literal["anchor", "model"] = "anchor"
+    #: with perception grounding, a grasp read off the object's depth footprint (its middle,
+    #: closing across its narrow side): "first" tries it before the model's grasp (the
+    #: model's is then the retry after an empty grasp), "retry" the other way round, "off"
+    #: the model's grasp alone. "first" measured best (docs/executor.md, twelfth session)
+    footprint_grasp: Literal["off", "retry", "first"] = "first"
 
 
 @dataclass

@@ -32,6 +32,10 @@ from spatial_ros.data.scene_graph import ObjectNode, SceneGraph, camera_view_axe
 
 #: alternative place spots offered per place target (each costs IK solves when tried)
 MAX_PLACE_SPOTS = 12
+#: a depth footprint longer than this is not read as one object to grasp (a merged pair)
+MAX_FOOTPRINT_GRASP_LENGTH = 0.15
+FOOTPRINT_JAW_MARGIN = 0.01  # the jaws must open this much wider than the side they close on
+FOOTPRINT_GRASP_MODES = ("off", "retry", "first")  # see RunnerConfig.footprint_grasp
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,9 @@ class Target:
     #: place targets: other positions where the relation holds too, in the order to try them
     #: when the arm cannot reach ``position`` (the grounder knows the words, not the arm)
     spots: list[np.ndarray] = field(default_factory=list)
+    #: pick targets: a second grasp of the same object read another way (perception: across
+    #: its depth footprint), tried when a grasp of ``position`` / ``rotation`` came up empty
+    retry: Target | None = None
 
 
 class Grounder(Protocol):
@@ -302,10 +309,15 @@ class PerceptionGrounder:
 
     def __init__(self, ask: Callable[[str], object], table_height: float = 0.0,
                  min_confidence: float = 0.0, max_width: float = 0.08,
-                 place_beside: str = "anchor", gap: float = 0.03) -> None:
+                 place_beside: str = "anchor", gap: float = 0.03,
+                 footprint_grasp: str = "first") -> None:
         if place_beside not in ("anchor", "model"):
             raise ValueError(f"place_beside must be 'anchor' or 'model', got {place_beside!r}")
+        if footprint_grasp not in FOOTPRINT_GRASP_MODES:
+            raise ValueError(f"footprint_grasp must be one of {FOOTPRINT_GRASP_MODES}, "
+                             f"got {footprint_grasp!r}")
         self.ask_fn = ask
+        self.footprint_grasp = footprint_grasp
         self.table_height = table_height
         self.min_confidence = min_confidence
         self.max_width = max_width
@@ -314,6 +326,13 @@ class PerceptionGrounder:
         self.frame_retries = 3
         self.retry_wait = 1.0
         self.last_results: list = []
+
+    @classmethod
+    def from_config(cls, ask: Callable[[str], object], cfg) -> PerceptionGrounder:
+        """The grounder an ``ExecutorConfig`` describes (the node and the sim session)."""
+        return cls(ask, cfg.envelope.table_height, cfg.runner.min_confidence,
+                   cfg.gripper.open_width, cfg.runner.place_beside,
+                   footprint_grasp=cfg.runner.footprint_grasp)
 
     def _ask(self, prompt: str):
         for attempt in range(self.frame_retries + 1):
@@ -349,8 +368,19 @@ class PerceptionGrounder:
             rot, width = np.column_stack([[0, 1, 0], [1, 0, 0], [0, 0, -1]]).astype(float), None
         # a visible-surface point of a resting object: grasp no lower than just above table
         pos[2] = max(pos[2], self.table_height + 0.015)
-        return Target(pos, _top_down(rot), width, None, phrase, float(res.confidence or 0.0),
-                      bottom_z=self.table_height)
+        conf = float(res.confidence or 0.0)
+        model = Target(pos, _top_down(rot), width, None, phrase, conf, bottom_z=self.table_height)
+        across = (footprint_grasp(res.footprint_base, self.max_width, self.table_height)
+                  if self.footprint_grasp != "off" else None)
+        if across is None:
+            return model
+        across.label, across.confidence, across.bottom_z = phrase, conf, self.table_height
+        # each reading offers the other's jaw directions when its own has no IK (pre-grasp),
+        # and is the other's retry after an empty grasp
+        first, second = (across, model) if self.footprint_grasp == "first" else (model, across)
+        first.alternatives = [*first.alternatives, second.rotation, *second.alternatives]
+        first.retry = second
+        return first
 
     def locate_all(self, phrase: str, exclude: set[int]) -> list[Target]:
         try:
@@ -406,6 +436,31 @@ class PerceptionGrounder:
                 spots.append(np.array([xy[0], xy[1], self.table_height]))
         return Target(spots[0], label=anchor, surface_z=self.table_height,
                       confidence=float(res.confidence or 0.0), spots=spots[1:])
+
+
+def footprint_grasp(fp: dict | None, max_width: float, table_height: float,
+                    max_length: float = MAX_FOOTPRINT_GRASP_LENGTH) -> Target | None:
+    """A top-down grasp from an object's depth footprint (``perception.footprint``): at the
+    middle of its rectangle, closing across the narrow side (the other side as an
+    alternative when it fits too), held at mid-height or 2.5 cm below the top of a tall one.
+    None when the footprint has no rectangle (an older perception node) or is not one
+    graspable object: wider than the jaws on both sides, or longer than ``max_length``
+    (objects standing close together merge into one region)."""
+    if fp is None or "size" not in fp or "yaw" not in fp:
+        return None
+    size, yaw = [float(v) for v in fp["size"]], float(fp["yaw"])
+    if max(size) > max_length or min(size) + FOOTPRINT_JAW_MARGIN > max_width:
+        return None
+    sides = np.array([[np.cos(yaw), np.sin(yaw), 0.0], [-np.sin(yaw), np.cos(yaw), 0.0]])
+    order = np.argsort(size)  # close across the narrow side first
+    z = np.array([0.0, 0.0, -1.0])
+    rotations = [np.column_stack([np.cross(sides[i], z), sides[i], z]) for i in order
+                 if size[i] + FOOTPRINT_JAW_MARGIN <= max_width]
+    centre, top = np.asarray(fp["center"], dtype=float), float(fp["top_z"])
+    height = max(top - centre[2], 0.0)
+    grasp_z = max(centre[2] + 0.5 * height, top - 0.025, table_height + 0.015)
+    position = np.array([centre[0], centre[1], grasp_z])
+    return Target(position, rotations[0], size[int(order[0])], alternatives=rotations[1:])
 
 
 def _top_down(rot: np.ndarray) -> np.ndarray:

@@ -2,13 +2,15 @@
 
 Closed loop: every step is grounded on a fresh frame (the grounder never caches), so a
 step sees the world the previous step left. A failed grasp is retried once (re-grounded
-on a new frame); any other failure, or a second failed grasp, stops the arm where it is
-and reports the step and the reason. Status updates go to ``on_status`` as dicts
-(task id, step index and text, state, error) for the node to publish.
+on a new frame, with the grounder's other reading of the grasp when it has one); any
+other failure, or a second failed grasp, stops the arm where it is and reports the step
+and the reason. Status updates go to ``on_status`` as dicts (task id, step index and
+text, state, error) for the node to publish.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from spatial_ros.execution.task_parser import ParseError, Step, parse_task
 DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
 HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing before a hand-over
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,6 +166,11 @@ class TaskRunner:
         for attempt in range(attempts):
             if attempt > 0 or target is None:
                 target = self._ground(lambda: self.grounder.locate(phrase))
+            if attempt > 0 and target.retry is not None:
+                # the same grasp again would likely come up empty again: grasp the object
+                # the other way the grounder read it (perception: across its depth footprint)
+                log.info("retrying the grasp of %s across its footprint", target.label)
+                target = target.retry
             self._preview = None
             if next_place is not None:  # seen while the hand is empty (see _place)
                 try:

@@ -127,10 +127,7 @@ class ExecutorNode(Node):
         if p["grounding"] == "perception":
             client = PerceptionClient(self, p["instruction_topic"], p["result_topic"],
                                       p["perception_timeout"], group)
-            return (PerceptionGrounder(client.ask, self.cfg.envelope.table_height,
-                                       self.cfg.runner.min_confidence,
-                                       self.cfg.gripper.open_width,
-                                       self.cfg.runner.place_beside), NullObserver())
+            return PerceptionGrounder.from_config(client.ask, self.cfg), NullObserver()
         if p["grounding"] == "ground_truth":
             import numpy as np
 

@@ -1,5 +1,5 @@
 """RViz markers for a perception result: target sphere, grasp axes, instruction text, and the
-object footprint (a translucent box in the base frame).
+object footprint (a translucent box in the base frame, turned to the object's own axes).
 
 Fixed marker ids, so each result replaces the previous one in RViz; a failed result
 clears them (DELETEALL) rather than leaving a stale target on screen.
@@ -79,6 +79,11 @@ def result_markers(result: PerceptionResult, stamp: Time, axis_length_m: float =
         box.pose.position = _point([fp["center"][0], fp["center"][1],
                                     float(fp["center"][2]) + height / 2])
         box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["extent"])
+        if "yaw" in fp and "size" in fp:  # the object's own rectangle, turned as it stands
+            q = Rotation.from_euler("z", float(fp["yaw"])).as_quat()
+            box.pose.orientation.x, box.pose.orientation.y = float(q[0]), float(q[1])
+            box.pose.orientation.z, box.pose.orientation.w = float(q[2]), float(q[3])
+            box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["size"])
         box.scale.z = height
         box.color = ColorRGBA(r=0.2, g=0.8, b=1.0, a=0.35)
         array.markers.append(box)
