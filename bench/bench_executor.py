@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import time
+import typing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,7 +37,7 @@ import numpy as np
 
 from spatial_ros.bringup.sim_session import make_task, perception_grounder
 from spatial_ros.execution.assembly import inprocess_stacks
-from spatial_ros.execution.config import load_executor_config
+from spatial_ros.execution.config import RunnerConfig, load_executor_config
 from spatial_ros.execution.grounding import GroundTruthGrounder
 from spatial_ros.execution.outcome import GroundTruthObserver, NullObserver
 from spatial_ros.execution.task_runner import TaskRunner
@@ -47,8 +48,8 @@ KINDS = ("pick", "pick_place", "three_step")
 MOVED_M = 0.03
 #: ``--grounding model:footprint_grasp=off``: the same grounding with one runner setting
 #: changed, to measure executor variants side by side on the same seeds
-RUNNER_VARIANTS = {"footprint_grasp": ("off", "retry", "first"),
-                   "place_beside": ("anchor", "model")}
+RUNNER_VARIANTS = {key: typing.get_args(typing.get_type_hints(RunnerConfig)[key])
+                   for key in ("footprint_grasp", "place_beside")}
 
 
 def grounding_config(robot: str, grounding: str):

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from spatial_ros.common.config import ConfigError, from_dict, load_yaml
 
+FootprintGraspMode = Literal["off", "retry", "first"]  # see RunnerConfig.footprint_grasp
+
 NODE_SECTION = "executor_node"
 ROBOTS = ("ur5", "franka", "g1")
 BACKENDS = ("sim", "inprocess", "moveit", "trajectory", "unitree")
@@ -81,7 +83,7 @@ class RunnerConfig:
     #: closing across its narrow side): "first" tries it before the model's grasp (the
     #: model's is then the retry after an empty grasp), "retry" the other way round, "off"
     #: the model's grasp alone. "first" measured best (docs/executor.md, twelfth session)
-    footprint_grasp: Literal["off", "retry", "first"] = "first"
+    footprint_grasp: FootprintGraspMode = "first"
 
 
 @dataclass

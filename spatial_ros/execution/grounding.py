@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, get_args
 
 import numpy as np
 
@@ -29,13 +29,14 @@ from spatial_ros.data.parse import ParseError as RefParseError
 from spatial_ros.data.parse import parse as parse_ref
 from spatial_ros.data.placement import footprint_distance
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph, camera_view_axes
+from spatial_ros.execution.config import FootprintGraspMode
 
 #: alternative place spots offered per place target (each costs IK solves when tried)
 MAX_PLACE_SPOTS = 12
 #: a depth footprint longer than this is not read as one object to grasp (a merged pair)
 MAX_FOOTPRINT_GRASP_LENGTH = 0.15
 FOOTPRINT_JAW_MARGIN = 0.01  # the jaws must open this much wider than the side they close on
-FOOTPRINT_GRASP_MODES = ("off", "retry", "first")  # see RunnerConfig.footprint_grasp
+FOOTPRINT_GRASP_MODES = get_args(FootprintGraspMode)
 
 log = logging.getLogger(__name__)
 

@@ -168,8 +168,10 @@ class TaskRunner:
                 target = self._ground(lambda: self.grounder.locate(phrase))
             if attempt > 0 and target.retry is not None:
                 # the same grasp again would likely come up empty again: grasp the object
-                # the other way the grounder read it (perception: across its depth footprint)
-                log.info("retrying the grasp of %s across its footprint", target.label)
+                # the other way the grounder read it (perception: the footprint's grasp or
+                # the model's, whichever was not tried first)
+                log.info("retrying the grasp of %s with the grounder's other grasp",
+                         target.label)
                 target = target.retry
             self._preview = None
             if next_place is not None:  # seen while the hand is empty (see _place)

@@ -78,12 +78,13 @@ def result_markers(result: PerceptionResult, stamp: Time, axis_length_m: float =
         height = max(float(fp["top_z"]) - float(fp["center"][2]), 0.002)
         box.pose.position = _point([fp["center"][0], fp["center"][1],
                                     float(fp["center"][2]) + height / 2])
-        box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["extent"])
         if "yaw" in fp and "size" in fp:  # the object's own rectangle, turned as it stands
             q = Rotation.from_euler("z", float(fp["yaw"])).as_quat()
             box.pose.orientation.x, box.pose.orientation.y = float(q[0]), float(q[1])
             box.pose.orientation.z, box.pose.orientation.w = float(q[2]), float(q[3])
             box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["size"])
+        else:  # an older perception node: the axis-aligned extent
+            box.scale.x, box.scale.y = (max(float(e), 0.005) for e in fp["extent"])
         box.scale.z = height
         box.color = ColorRGBA(r=0.2, g=0.8, b=1.0, a=0.35)
         array.markers.append(box)
