@@ -93,6 +93,11 @@ class SimWatcher:
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.truth: dict | None = None
         self.frames_since_truth = 0
+        # sim time restarts on /sim/reset: frames stamped below the old scene's last stamp are
+        # the new scene's; the newest of them bounds what an answer from the new scene uses
+        self.last_stamp_ns = 0
+        self.old_scene_last_ns: int | None = None
+        self.new_scene_max_ns = 0
         self.lock = threading.Lock()
         node.create_subscription(String, "/sim/objects", self._on_truth, reliable)
         node.create_subscription(Image, "/camera/camera/color/image_raw", self._on_image,
@@ -104,11 +109,22 @@ class SimWatcher:
         with self.lock:
             if self.truth is None or data["seed"] != self.truth["seed"]:
                 self.frames_since_truth = 0
+                if self.truth is not None:
+                    self.old_scene_last_ns, self.new_scene_max_ns = self.last_stamp_ns, 0
             self.truth = data
 
-    def _on_image(self, _msg) -> None:
+    def _on_image(self, msg) -> None:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         with self.lock:
             self.frames_since_truth += 1
+            self.last_stamp_ns = stamp
+            if self.old_scene_last_ns is not None and stamp < self.old_scene_last_ns:
+                self.new_scene_max_ns = max(self.new_scene_max_ns, stamp)
+
+    def from_new_scene(self, res: dict) -> bool:
+        """Whether an answer used a frame of the scene after the last reset."""
+        with self.lock:
+            return self.old_scene_last_ns is None or res["stamp_ns"] <= self.new_scene_max_ns
 
     def scene(self, seed: int, timeout: float = 60.0) -> dict:
         """Switches the sim to ``seed``; returns its ground truth once 5 frames of it were seen."""
@@ -161,6 +177,11 @@ def run_scenes(referrer: str, robot: str = "none") -> list[tuple[int, str, float
                 for obj in unique_graspable(truth):
                     text = f"the {obj['colour']} {obj['category']}"
                     res = operator.ask(text, timeout=60.0)
+                    for _ in range(50):  # until perception has a frame from after the reset
+                        if res["error"] is not None or sim.from_new_scene(res):
+                            break
+                        time.sleep(0.2)
+                        res = operator.ask(text, timeout=60.0)
                     assert res["error"] is None, (res, proc.output()[-2000:])
                     assert res["base_frame"] == "base_link"
                     out.append((seed, text, *check_answer(res, obj, truth), res))
