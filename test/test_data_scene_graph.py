@@ -1,12 +1,22 @@
 """Scene graph, relations, expressions, parser and placement regions on hand-built scenes
 (no simulator: these are the pure-geometry parts of the data engine)."""
 
+import json
+
 import numpy as np
 import pytest
 
 from spatial_ros.data import relations as rel
-from spatial_ros.data import templates
-from spatial_ros.data.expressions import Place, Ref, is_unambiguous, render, resolve
+from spatial_ros.data import samples, templates
+from spatial_ros.data.expressions import (
+    Place,
+    Ref,
+    direct_anchors,
+    expression_from_dict,
+    is_unambiguous,
+    render,
+    resolve,
+)
 from spatial_ros.data.grasps import (
     grasp_rotation_error_deg,
     side_grasp,
@@ -96,6 +106,11 @@ def test_every_generated_expression_is_unambiguous_and_parses_back(scene):
                 assert resolve(expr, scene) == [target], kind
             text = render(expr, rng)
             assert parse(text) == expr, (kind, text)
+            # a record's program reads back as the expression, its anchors as objects
+            record = json.loads(json.dumps(samples._program(expr)))
+            assert expression_from_dict(record) == expr, kind
+            anchors = direct_anchors(expr, scene)
+            assert len(anchors) == len(expr.anchors) and None not in anchors, kind
     assert len(templates.KINDS) >= 20
     assert len(kinds_seen) >= 17, sorted(set(templates.KINDS) - kinds_seen)
 

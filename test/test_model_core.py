@@ -412,3 +412,50 @@ def test_shape_match_starts_silent_and_learns(model, tmp_path):
     assert new.shape_skip.weight.grad.abs().sum() > 0
     with pytest.raises(CheckpointError, match="shape_match reads the depth point map"):
         load_pretrained(tmp_path / "ck", overrides={"shape_match": True, "depth_input": "depth"})
+
+
+def test_relation_match_starts_silent_and_learns(model, tmp_path):
+    from spatial_ros.model.losses import anchor_loss
+    from spatial_ros.model.spatial_mamba import N_ANCHORS
+
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, relation_match=True)
+    assert torch.equal(a.point_logits, b.point_logits) and torch.equal(a.rot6d, b.rot6d)
+    n = new.config.n_image_tokens
+    assert a.anchor_logits is None and b.anchor_logits.shape == (2, N_ANCHORS, n)
+    new.train()
+    out = new(rgb, depth, ids, mask)
+    cells = torch.tensor([[3, -1], [-1, -1]])  # one sample names one anchor, one none
+    loss = anchor_loss(out.anchor_logits, cells)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(
+        out.anchor_logits[0, :1], cells[0, :1]))
+    (loss + out.point_logits.square().sum()).backward()
+    part = new.relation_match
+    assert part.relation_query.weight.grad.abs().sum() > 0  # the zero query still learns
+    assert part.anchor_query.weight.grad.abs().sum() > 0
+    assert anchor_loss(out.anchor_logits, torch.full((2, 2), -1)).item() == 0.0
+    with pytest.raises(CheckpointError, match="relation_match reads the depth point map"):
+        load_pretrained(tmp_path / "ck", overrides={"relation_match": True,
+                                                    "depth_input": "depth"})
+
+
+def test_relation_offsets_are_level_and_read_right_and_ahead(model):
+    """The relation keys' input: on a table seen 50 deg from above, a cell right of another
+    in the image lies at +x (level), a cell higher in the image (farther) at +y, both at z ~ 0."""
+    from spatial_ros.model.spatial_mamba import cell_points, table_frame, table_plane
+
+    cfg = model.config
+    _, depth, up, _ = _tilted_table(cfg)
+    xyz = _point_map(model, depth)
+    frame = table_frame(table_plane(xyz, cfg.grid, cfg.max_depth_m)[1])[0]
+    assert torch.allclose(frame.T @ frame, torch.eye(3), atol=1e-5)
+    assert np.degrees(np.arccos(np.clip(frame[:, 2].numpy() @ up, -1, 1))) < 2.0
+    points = cell_points(xyz, cfg.grid, cfg.max_depth_m)[0]
+    rows, cols = cfg.grid
+    anchor = (rows - 1) * cols  # bottom-left: on the table (the box is in the middle row)
+    x, y, z = ((points[anchor + 2] - points[anchor]) @ frame).tolist()
+    assert x > 0.02 and abs(y) < 0.01 and abs(z) < 0.005
+    middle = cols // 2  # the image's centre line (columns converge away from it)
+    top = points[middle - 1:middle + 1].mean(0)
+    bottom = points[anchor + middle - 1:anchor + middle + 1].mean(0)
+    x, y, z = ((top - bottom) @ frame).tolist()
+    assert y > 0.02 and abs(x) < 0.01 and abs(z) < 0.005

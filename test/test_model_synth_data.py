@@ -60,6 +60,21 @@ SMALL_TINY = dict(image_width=64, image_height=48, conv_channels=[16, 32, 64], d
                   n_layers=2, head_hidden=64)
 
 
+def _program(colour: str | None, relation: str | None = None, anchors=()) -> dict:
+    """A record's ``program`` (the data generator's ``Ref`` as a dict)."""
+    return {"type": "Ref", "category": "block", "colour": colour, "size_word": None,
+            "relation": relation, "anchors": list(anchors), "select": None, "ordinal": None}
+
+
+def _block(i: int, colour: str, box: tuple[int, int, int, int], intr: Intrinsics) -> dict:
+    """A record's scene object for a 20 px block (camera pose = identity: camera frame)."""
+    cu, cv = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return {"id": i, "name": f"{colour}_block_{i}", "category": "block", "colour": colour,
+            "size": [0.18, 0.18, 0.1], "position": backproject_pixels(cu, cv, 0.9, intr)[0]
+            .tolist(), "rotation": np.eye(3).tolist(), "pixels": 400, "centroid_px": [cu, cv],
+            "graspable": True, "is_container": False}
+
+
 def write_synthetic_dataset(root: Path, n_scenes: dict[str, int], seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     intr = Intrinsics(W, H, fx=100.0, fy=100.0, cx=W / 2, cy=H / 2)
@@ -84,9 +99,11 @@ def write_synthetic_dataset(root: Path, n_scenes: dict[str, int], seed: int = 0)
             Image.fromarray(rgb).save(root / "rgb" / f"{sid}.png")
             Image.fromarray(depth).save(root / "depth" / f"{sid}.png")
             order = sorted(boxes, key=lambda c: boxes[c][0])
-            queries = [(f"the {c} block", c, 1) for c in COLOURS]
-            queries.append((f"the block left of the {order[1]} block", order[0], 2))
-            for q, (prompt, target, steps) in enumerate(queries):
+            objects = [_block(i, c, boxes[c], intr) for i, c in enumerate(COLOURS)]
+            queries = [(f"the {c} block", c, 1, _program(c)) for c in COLOURS]
+            queries.append((f"the block left of the {order[1]} block", order[0], 2,
+                            _program(None, "left_of:camera", [_program(order[1])])))
+            for q, (prompt, target, steps, program) in enumerate(queries):
                 x0, y0, x1, y1 = boxes[target]
                 mask = np.zeros((H, W), np.uint8)
                 mask[y0:y1, x0:x1] = 255
@@ -103,7 +120,8 @@ def write_synthetic_dataset(root: Path, n_scenes: dict[str, int], seed: int = 0)
                     "target_id": list(COLOURS).index(target),
                     "placement": False,
                     "grasp": {"position": pos.tolist(), "rotation": _rotz(YAW[target]),
-                              "width": 0.04 + 0.01 * list(COLOURS).index(target)}})
+                              "width": 0.04 + 0.01 * list(COLOURS).index(target)},
+                    "program": program, "objects": objects})
         (root / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
         counts[split] = len(lines)
     (root / "meta.json").write_text(json.dumps({"generator": "test-synthetic", "counts": counts,
@@ -135,3 +153,15 @@ def test_cache_targets_match_the_masks(tmp_path):
     assert item["mask_lo"][int(y * 48), int(x * 64)] == 1
     assert item["cell_target"][int(item["offset_cell"])] > 0.5
     assert bool(item["has_grasp"]) and abs(float(item["depth_offset"]) - 0.02) < 1e-3
+    # the relation prompt's anchor cell is its anchor block's centre cell; the others name none
+    rows, cols = model.config.grid
+    for i, rec in enumerate(recs):
+        cells = ds[i]["anchor_cells"].tolist()
+        if rec.steps == 1:
+            assert cells == [-1, -1]
+            continue
+        u, v = rec.anchors[0]
+        assert cells == [int(v * rows) * cols + int(u * cols), -1]
+        anchor = next(o for o in json.loads((root / "train.jsonl").read_text().splitlines()[i])
+                      ["objects"] if o["colour"] in rec.prompt)
+        assert (u * W, v * H) == pytest.approx(anchor["centroid_px"])

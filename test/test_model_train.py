@@ -94,6 +94,20 @@ def test_extra_roots_join_the_training_and_validation_data(dataset, tmp_path):
     assert summary["config"]["data"]["extra_roots"] == [str(extra)]
 
 
+def _fit(model, batch: dict, params, lr: float, steps: int) -> list[dict[str, float]]:
+    """``steps`` AdamW steps on one batch; every step's losses."""
+    opt = torch.optim.AdamW(params, lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = compute_losses(model, model(*model_inputs(model, batch, "cpu")), batch,
+                              LossWeights())
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        losses.append({k: v.item() for k, v in loss.items()})
+    return losses
+
+
 def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     torch.manual_seed(0)
     cfg = dict(SMALL)
@@ -104,21 +118,33 @@ def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     assert {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad} == {
         "policy_head"}
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt = torch.optim.AdamW(params, lr=3e-3)
-    losses = []
-    for _ in range(15):
-        out = model(*model_inputs(model, batch, "cpu"))
-        loss = compute_losses(model, out, batch, LossWeights())
-        opt.zero_grad()
-        loss["total"].backward()
-        opt.step()
-        losses.append({k: v.item() for k, v in loss.items()})
+    losses = _fit(model, batch, params, lr=3e-3, steps=15)
     changed = {n.split(".")[0] for n, p in model.named_parameters()
                if not torch.equal(p, before[n])}
     assert changed == {"policy_head"}
     assert losses[-1]["width"] < losses[0]["width"]
     assert losses[-1]["rotation"] < losses[0]["rotation"]
     assert losses[-1]["point"] == pytest.approx(losses[0]["point"], abs=1e-5)  # frozen
+
+
+def test_relation_match_anchor_heads_learn_the_named_anchor(dataset):
+    """The synthetic relation prompts ("the block left of the green block") name one anchor:
+    trained on the point_head group, the anchor loss falls and the first head's softmax
+    gathers on the anchor's cell; samples without an anchor add nothing to that loss."""
+    torch.manual_seed(0)
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), relation_match=True, **cfg),
+                        init_text=False)
+    ds = CachedRefDataset(build_cache(dataset, "train", model.processor))
+    batch = _trim_text(torch.utils.data.default_collate([ds[i] for i in range(len(ds))]))
+    named = batch["anchor_cells"][:, 0] >= 0
+    assert 0 < int(named.sum()) < len(ds) and (batch["anchor_cells"][:, 1] == -1).all()
+    losses = _fit(model, batch, set_trainable(model, ["point_head"]), lr=1e-2, steps=40)
+    assert losses[-1]["anchor"] < 0.5 * losses[0]["anchor"]
+    with torch.no_grad():
+        probs = model(*model_inputs(model, batch, "cpu")).anchor_logits[:, 0].softmax(-1)
+    on_anchor = probs[named].gather(1, batch["anchor_cells"][named, :1])[:, 0]
+    assert on_anchor.mean() > 0.5
 
 
 def test_target_pooled_policy_head_leaves_where_the_point_head_looks_alone(dataset):
@@ -194,7 +220,7 @@ def test_the_recipe_chain_ends_at_the_shipped_checkpoint():
 
     shipped = SpatialMambaConfig.from_json(
         REPO / "spatial_ros" / "checkpoints" / "config.json").to_dict()
-    chained = _recipe_model_config(REPO / "config" / "train" / "tiny_shape.yaml")
+    chained = _recipe_model_config(REPO / "config" / "train" / "tiny_relation.yaml")
     ignore = {"calibration_temperature"}  # fitted after training, not a recipe's choice
     assert {k: v for k, v in chained.items() if k not in ignore} == \
         {k: v for k, v in shipped.items() if k not in ignore}

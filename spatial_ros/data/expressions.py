@@ -142,6 +142,23 @@ def anchor_objects(ref: Ref | Place, g: SceneGraph) -> list[ObjectNode]:
     return out
 
 
+def expression_from_dict(d: dict) -> Ref | Place:
+    """The inverse of a sample record's ``program`` (``dataclasses.asdict`` plus ``type``)."""
+    anchors = tuple(expression_from_dict({**a, "type": "Ref"}) for a in d.get("anchors", ()))
+    if d.get("type") == "Place":
+        return Place(relation=d["relation"], anchors=anchors)
+    ordinal = d.get("ordinal")
+    return Ref(category=d.get("category"), colour=d.get("colour"),
+               size_word=d.get("size_word"), relation=d.get("relation"), anchors=anchors,
+               select=d.get("select"), ordinal=None if ordinal is None else tuple(ordinal))
+
+
+def direct_anchors(expr: Ref | Place, g: SceneGraph) -> list[ObjectNode | None]:
+    """The objects the expression's own relation is to (not its anchors' anchors), in
+    mention order; None for an anchor that does not resolve to exactly one object."""
+    return [resolve_one(a, g) for a in expr.anchors]
+
+
 def is_unambiguous(ref: Ref, g: SceneGraph, target: ObjectNode) -> bool:
     """The expression resolves to exactly ``target`` and everything it mentions is clearly
     visible (a prompt about a barely visible anchor cannot be answered from the image)."""

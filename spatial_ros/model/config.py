@@ -77,6 +77,16 @@ class SpatialMambaConfig:
     # right colour on the wrong shape; camera-frame XYZ (what the depth encoder reads) changes
     # with the camera pose, height above the table does not. Needs depth_input xyz.
     shape_match: bool = False
+    # a fifth point score from where each cell lies relative to the objects the instruction's
+    # relation is to: two anchor heads (word-attention queries against the second-read
+    # tokens, plus the colour and shape keys when those parts are on; trained with their own
+    # loss on the anchors' cells) give soft anchor positions; each cell's offset from them in
+    # a table-level frame (decimetres, from the depth point map) goes through an MLP to a key
+    # matched against a relation query pooled over the words. Why: prompts relative to an
+    # anchor were the shipped model's weakest (left/right 59 %, between 51 %, place_relation
+    # 36 %, place_between 32 % on test), and their geometry is a difference of two 3D points
+    # the scan never had to compute. Needs depth_input xyz.
+    relation_match: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     # what the policy head reads besides the last token: "mean" of the image tokens, or
@@ -108,15 +118,14 @@ class SpatialMambaConfig:
                               f"divisible by head_dim ({self.head_dim})")
         if self.policy_frame == "gravity" and not self.policy_geometry:
             raise ConfigError("policy_frame gravity is built from policy_geometry: enable it")
-        if self.policy_geometry and self.depth_input != "xyz":
-            raise ConfigError("policy_geometry reads the depth point map: needs depth_input xyz")
+        for part in ("policy_geometry", "shape_match", "relation_match"):
+            if getattr(self, part) and self.depth_input != "xyz":
+                raise ConfigError(f"{part} reads the depth point map: needs depth_input xyz")
         if self.colour_skip < 0 or (self.colour_skip and self.patch_size % self.colour_skip):
             raise ConfigError(f"colour_skip {self.colour_skip} must divide the patch size "
                               f"{self.patch_size} (0 turns it off)")
         if self.colour_match and not self.colour_skip:
             raise ConfigError("colour_match reads the colour_skip sub-grid: set colour_skip")
-        if self.shape_match and self.depth_input != "xyz":
-            raise ConfigError("shape_match reads the depth point map: needs depth_input xyz")
         if self.shape_match and self.patch_size % 4:
             raise ConfigError(f"shape_match needs a patch size divisible by 4, not "
                               f"{self.patch_size}")

@@ -14,7 +14,9 @@ Targets per sample:
   weighted by ``offset_weight`` (mask coverage), so whichever cell wins at inference has a
   trained offset;
 - grasp (when present): contact pixel (the grasp centre projected), rotation, width, and the
-  depth offset from the visible surface at the contact pixel to the grasp centre.
+  depth offset from the visible surface at the contact pixel to the grasp centre;
+- ``anchor_cells``: the token cells of the (up to two) objects the prompt's own relation is
+  to, from its program and scene objects (-1: none), for the relation match's anchor loss.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from spatial_ros.model.processing import SpatialMambaProcessor, normalized_intri
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "unseen")
-CACHE_VERSION = 3
+CACHE_VERSION = 4
+MAX_ANCHORS = 2  # "between" names two
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Record:
     points: list[list[float]]
     placement: bool
     grasp: dict[str, Any] | None
+    anchors: list[tuple[float, float] | None]  # normalised pixel of each direct anchor
 
 
 def _resolve(root: Path, p) -> Path | None:
@@ -81,8 +85,24 @@ def read_split(root: str | Path, split: str) -> list[Record]:
             depth=_resolve(root, s.depth), mask=_resolve(root, s.mask),
             intrinsics=s.intrinsics, prompt=s.prompt, kind=s.kind, steps=s.steps,
             points=[list(map(float, p)) for p in s.points], placement=s.placement,
-            grasp=s.grasp))
+            grasp=s.grasp, anchors=_anchor_points(s)))
     return records
+
+
+def _anchor_points(s) -> list[tuple[float, float] | None]:
+    """Normalised visible centroids of the sample's direct anchors (``[]`` without a program
+    or scene objects, as in recorded bags)."""
+    from spatial_ros.data.expressions import direct_anchors, expression_from_dict
+    from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
+
+    program = s.extra.get("program")
+    if not program or not s.objects:
+        return []
+    w, h = s.intrinsics.width, s.intrinsics.height
+    g = SceneGraph([ObjectNode.from_dict(o) for o in s.objects], s.camera_pose, w, h)
+    return [None if o is None or o.centroid_px is None else
+            (o.centroid_px[0] / w, o.centroid_px[1] / h)
+            for o in direct_anchors(expression_from_dict(program), g)]
 
 
 def _cache_key(processor: SpatialMambaProcessor, files: list[Path]) -> str:
@@ -136,7 +156,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
     cols_out: dict[str, list] = {k: [] for k in (
         "scene", "cell_target", "point", "offset_cell", "cell_offsets", "offset_weight",
         "mask_lo", "has_grasp", "contact", "rotation", "width", "depth_offset", "steps",
-        "placement")}
+        "placement", "anchor_cells")}
     for r in tqdm(records, desc=f"cache {split}", leave=False):
         if r.scene_id != last_scene:  # samples of one scene are usually consecutive
             depth = np.asarray(Image.open(r.depth)).astype(np.float32) * 0.001
@@ -170,6 +190,12 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         cols_out["mask_lo"].append(low)
         for k, v in grasp.items():
             cols_out[k].append(v)
+        anchors = [-1] * MAX_ANCHORS
+        for i, a in enumerate(r.anchors[:MAX_ANCHORS]):
+            if a is not None:
+                anchors[i] = min(int(a[1] * rows), rows - 1) * cols + min(int(a[0] * cols),
+                                                                          cols - 1)
+        cols_out["anchor_cells"].append(anchors)
         cols_out["steps"].append(r.steps)
         cols_out["placement"].append(r.placement)
     text = processor.tokenize([r.prompt for r in records])
@@ -193,6 +219,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         "depth_offset": torch.tensor(cols_out["depth_offset"]).float(),
         "steps": torch.tensor(cols_out["steps"]),
         "placement": torch.tensor(cols_out["placement"]),
+        "anchor_cells": torch.tensor(cols_out["anchor_cells"], dtype=torch.long),
     }
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out),
               metadata={"split": split, "n": str(len(records)), "root": str(root)})

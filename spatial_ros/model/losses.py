@@ -5,7 +5,9 @@
 - policy (samples with a grasp only): L1 on the contact point (the referred point, detached,
   plus the predicted refinement), geodesic rotation loss (RoboMamba; the smaller of the
   two angles to a parallel-jaw grasp and its half-turn twin), L1 on gripper width and
-  on the depth offset.
+  on the depth offset;
+- anchor (``relation_match`` models): cross-entropy of each anchor head's softmax against the
+  cell of the object the prompt's relation is to, over the samples that name one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class LossWeights:
     rotation: float = 0.5
     width: float = 10.0
     depth: float = 10.0
+    anchor: float = 0.5
 
 
 def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
@@ -56,5 +59,16 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
     else:
         for k in ("contact", "rotation", "width", "depth"):
             losses[k] = zero
+    if out.anchor_logits is not None:
+        losses["anchor"] = anchor_loss(out.anchor_logits, batch["anchor_cells"])
     losses["total"] = sum(getattr(w, k) * v for k, v in losses.items())
     return losses
+
+
+def anchor_loss(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of (B, K, N) anchor logits against (B, K) cells (-1: no anchor)."""
+    cells = cells[:, :logits.shape[1]]
+    named = cells >= 0
+    if not named.any():
+        return logits.sum() * 0.0  # keeps every parameter in the graph (DDP)
+    return F.cross_entropy(logits[named], cells[named])

@@ -31,6 +31,10 @@ Design choices and their sources:
 - Shape bypasses it the same way (``shape_match``): a small conv net reads each pixel's
   height above the fitted table plane, a view of the objects that does not change with the
   camera pose as the camera-frame point map does.
+- Relations are computed, not scanned for (``relation_match``): two anchor heads point at the
+  objects the instruction's relation is to (their own loss), and each cell is scored by its
+  offset from those soft anchor positions in a table-level frame, as in neural module
+  networks' attend-then-relate (Andreas et al. 2016; Hu et al. 2017).
 """
 
 from __future__ import annotations
@@ -204,10 +208,14 @@ def camera_geometry(xyz: torch.Tensor, up: torch.Tensor, weight: torch.Tensor,
     once per forward, the shape match reads the same plane), ``weight`` (B, rows*cols) where
     the point head looks.
     """
-    cells = point_map_metres(F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2),
-                    max_depth_m)
-    ray = F.normalize((weight.unsqueeze(-1) * cells).sum(1), dim=-1)
+    ray = F.normalize((weight.unsqueeze(-1) * cell_points(xyz, grid, max_depth_m)).sum(1), dim=-1)
     return torch.cat([up, ray], -1)
+
+
+def cell_points(xyz: torch.Tensor, grid: tuple[int, int], max_depth_m: float) -> torch.Tensor:
+    """(B, rows*cols, 3) each token cell's mean camera-frame point, metres, raster order."""
+    pooled = F.adaptive_avg_pool2d(xyz.float(), grid).flatten(2).transpose(1, 2)
+    return point_map_metres(pooled, max_depth_m)
 
 
 HEIGHT_SCALE = 10.0  # height-map input in decimetres: table-top objects span 0-1.7
@@ -253,12 +261,25 @@ def gravity_frame(geo: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.linalg.cross(y, z), y, z], -1)
 
 
+def table_frame(up: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) columns: the image's right made level with the table, the level direction
+    away from the camera, and the table's up: the frame "left of" and "behind" are read in,
+    whatever the camera's pitch and roll."""
+    x = torch.zeros_like(up)
+    x[:, 0] = 1.0
+    right = F.normalize(x - (x * up).sum(-1, keepdim=True) * up, dim=-1)
+    return torch.stack([right, torch.linalg.cross(up, right), up], -1)
+
+
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
 
 COLOUR_WIDTH = 32  # colour_match key/query width: colour is a low-dimensional thing
 SHAPE_WIDTH = 32  # shape_match key/query width: seven categories, a few sizes
+RELATION_WIDTH = 32  # relation_match key/query width
+N_ANCHORS = 2  # "between" names two objects
+RELATION_SCALE = 10.0  # anchor offsets in decimetres: table-top relations span about -6..6
 
 
 def _pooled_query(feats: torch.Tensor, attention_mask: torch.Tensor, weight: nn.Linear,
@@ -274,6 +295,65 @@ def _match(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
     return (keys @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
 
 
+class RelationMatch(nn.Module):
+    """Attend, then relate: ``N_ANCHORS`` anchor heads, each a word-attention query (one
+    shared projection, its own attention over the words: "the yellow thing" vs "the gray
+    sphere") against the second-read tokens and, when given, the colour and shape keys; the
+    softmax of each is a soft anchor position; every cell's offset from each anchor in
+    ``table_frame`` (and its level distance) goes through an MLP to a relation key, matched
+    against a relation query pooled over the words (zero-initialised: a checkpoint without the
+    part answers as before when it is added)."""
+
+    def __init__(self, d_word: int, d: int, colour: bool, shape: bool) -> None:
+        super().__init__()
+        self.anchor_weight = nn.Linear(d_word, N_ANCHORS)
+        self.anchor_query = nn.Linear(d_word, d)
+        self.anchor_key = nn.Linear(d, d)
+        self.anchor_colour = nn.Linear(d_word, COLOUR_WIDTH) if colour else None
+        self.anchor_shape = nn.Linear(d_word, SHAPE_WIDTH) if shape else None
+        self.relation_key = _mlp(4 * N_ANCHORS, 64, RELATION_WIDTH)
+        self.relation_weight = nn.Linear(d_word, 1)
+        self.relation_query = nn.Linear(d_word, RELATION_WIDTH)
+        nn.init.zeros_(self.relation_query.weight)
+        nn.init.zeros_(self.relation_query.bias)
+
+    def anchor_logits(self, word_feats: torch.Tensor, attention_mask: torch.Tensor,
+                      tokens: torch.Tensor, colour_keys: torch.Tensor | None,
+                      shape_keys: torch.Tensor | None) -> torch.Tensor:
+        """(B, N_ANCHORS, N) where each anchor head looks."""
+        w = self.anchor_weight(word_feats).float()
+        w = w.masked_fill(attention_mask.unsqueeze(-1) == 0, float("-inf")).softmax(dim=1)
+        pooled = w.transpose(1, 2).to(word_feats.dtype) @ word_feats  # (B, K, d_word)
+
+        def match(keys: torch.Tensor, query: nn.Linear) -> torch.Tensor:
+            q = query(pooled)
+            return keys @ q.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, N, K)
+
+        logits = match(self.anchor_key(tokens), self.anchor_query)
+        if self.anchor_colour is not None:
+            logits = logits + match(colour_keys.to(pooled.dtype), self.anchor_colour)
+        if self.anchor_shape is not None:
+            logits = logits + match(shape_keys.to(pooled.dtype), self.anchor_shape)
+        return logits.transpose(1, 2).float()
+
+    def forward(self, word_feats: torch.Tensor, attention_mask: torch.Tensor,
+                tokens: torch.Tensor, colour_keys: torch.Tensor | None,
+                shape_keys: torch.Tensor | None, points: torch.Tensor, frame: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (relation score (B, N), anchor logits (B, N_ANCHORS, N)); ``points`` (B, N, 3)
+        each cell's camera-frame point (``cell_points``), ``frame`` from ``table_frame``."""
+        anchors = self.anchor_logits(word_feats, attention_mask, tokens, colour_keys,
+                                     shape_keys)
+        where = anchors.softmax(-1) @ points  # (B, K, 3)
+        offsets = (points.unsqueeze(1) - where.unsqueeze(2)) @ frame.unsqueeze(1) * RELATION_SCALE
+        level = (offsets[..., :2].square().sum(-1, keepdim=True) + 1e-6).sqrt()
+        feats = torch.cat([offsets, level], -1).transpose(1, 2).flatten(2)  # (B, N, 4K)
+        keys = self.relation_key(feats.to(tokens.dtype))
+        query = _pooled_query(word_feats, attention_mask, self.relation_weight,
+                              self.relation_query)
+        return _match(keys, query), anchors
+
+
 @dataclass
 class SpatialMambaOutput:
     point_logits: torch.Tensor  # (B, N) one score per RGB token (raster order)
@@ -283,6 +363,7 @@ class SpatialMambaOutput:
     gripper_width: torch.Tensor  # (B,) metres
     depth_offset: torch.Tensor  # (B,) metres from the visible surface to the grasp centre
     frame: torch.Tensor | None = None  # (B, 3, 3) the frame rot6d is in; None: the camera's
+    anchor_logits: torch.Tensor | None = None  # (B, N_ANCHORS, N) relation_match's anchors
 
     @property
     def rotation(self) -> torch.Tensor:
@@ -356,6 +437,9 @@ class SpatialMamba(nn.Module):
             for layer in (self.shape_query, self.shape_skip):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+        if cfg.relation_match:  # see SpatialMambaConfig.relation_match
+            self.relation_match = RelationMatch(self.text_encoder.out_dim + d, d,
+                                                cfg.colour_match, cfg.shape_match)
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -380,8 +464,9 @@ class SpatialMamba(nn.Module):
         if self.config.colour_skip:
             cell_colours = self._cell_colours(rgb)
             img = img + self.colour_skip(cell_colours)
-        if self.config.shape_match or self.config.policy_geometry:
+        if self.config.shape_match or self.config.policy_geometry or self.config.relation_match:
             plane = table_plane(depth, self.config.grid, self.config.max_depth_m)
+        shape_keys = colour_keys = None
         if self.config.shape_match:
             shape_keys = self.shape_encoder(
                 table_heights(depth, plane, self.config.max_depth_m).to(img.dtype))
@@ -403,7 +488,8 @@ class SpatialMamba(nn.Module):
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
         match = _match(self.point_key(rgb_out), query)
-        if self.config.word_match or self.config.colour_match or self.config.shape_match:
+        if (self.config.word_match or self.config.colour_match or self.config.shape_match
+                or self.config.relation_match):
             word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
         if self.config.word_match:
             query = _pooled_query(word_feats, attention_mask, self.word_weight, self.word_query)
@@ -411,11 +497,19 @@ class SpatialMamba(nn.Module):
         if self.config.colour_match:
             query = _pooled_query(word_feats, attention_mask, self.colour_weight,
                                   self.colour_query)
-            match = match + _match(self.colour_key(cell_colours.to(query.dtype)), query)
+            colour_keys = self.colour_key(cell_colours.to(query.dtype))
+            match = match + _match(colour_keys, query)
         if self.config.shape_match:
             query = _pooled_query(word_feats, attention_mask, self.shape_weight,
                                   self.shape_query)
             match = match + _match(shape_keys.to(query.dtype), query)
+        anchor_logits = None
+        if self.config.relation_match:
+            related, anchor_logits = self.relation_match(
+                word_feats, attention_mask, rgb_out, colour_keys, shape_keys,
+                cell_points(depth, self.config.grid, self.config.max_depth_m),
+                table_frame(plane[1]))
+            match = match + related
         point = self.point_head(rgb_out)
         point_logits = (point[..., 0] + match).float()
         # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass
@@ -444,6 +538,7 @@ class SpatialMamba(nn.Module):
             gripper_width=F.softplus(pol[:, 8]),
             depth_offset=pol[:, 9],
             frame=frame,
+            anchor_logits=anchor_logits,
         )
 
     def _cell_colours(self, rgb: torch.Tensor) -> torch.Tensor:
