@@ -39,12 +39,12 @@ from tqdm import tqdm
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
 from spatial_ros.model.processing import SpatialMambaProcessor, normalized_intrinsics
+from spatial_ros.model.spatial_mamba import N_ANCHORS
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "unseen")
 CACHE_VERSION = 4
-MAX_ANCHORS = 2  # "between" names two
 
 
 @dataclass
@@ -113,6 +113,11 @@ def _cache_key(processor: SpatialMambaProcessor, files: list[Path]) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
 
+def _cell_index(x: float, y: float, rows: int, cols: int) -> int:
+    """Raster index of the token cell holding the normalised point (x, y)."""
+    return min(int(y * rows), rows - 1) * cols + min(int(x * cols), cols - 1)
+
+
 def _mask_targets(mask: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-cell mask fraction, per-cell mask centroid (as an offset inside the cell), and the
@@ -175,7 +180,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
             cells, low = torch.zeros(rows * cols), torch.zeros(size, dtype=torch.bool)
             offsets = torch.full((rows * cols, 2), 0.5)
         x, y = (r.points[0] if r.points else (0.5, 0.5))
-        cell = min(int(y * rows), rows - 1) * cols + min(int(x * cols), cols - 1)
+        cell = _cell_index(x, y, rows, cols)
         onehot = torch.zeros(rows * cols)
         onehot[cell] = 1.0
         offsets[cell] = torch.tensor([x * cols % 1.0, y * rows % 1.0])
@@ -190,12 +195,8 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         cols_out["mask_lo"].append(low)
         for k, v in grasp.items():
             cols_out[k].append(v)
-        anchors = [-1] * MAX_ANCHORS
-        for i, a in enumerate(r.anchors[:MAX_ANCHORS]):
-            if a is not None:
-                anchors[i] = min(int(a[1] * rows), rows - 1) * cols + min(int(a[0] * cols),
-                                                                          cols - 1)
-        cols_out["anchor_cells"].append(anchors)
+        anchors = [-1 if a is None else _cell_index(*a, rows, cols) for a in r.anchors]
+        cols_out["anchor_cells"].append((anchors + [-1] * N_ANCHORS)[:N_ANCHORS])
         cols_out["steps"].append(r.steps)
         cols_out["placement"].append(r.placement)
     text = processor.tokenize([r.prompt for r in records])
