@@ -10,6 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from spatial_ros.data.prediction import Prediction
+from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.perception.config import PerceptionParams, params_from_ros_yaml
 from spatial_ros.perception.extrinsics import CameraToBase, ExtrinsicsConfig
 from spatial_ros.perception.footprint import object_footprint
@@ -199,6 +200,32 @@ def test_footprint_of_an_edge_point_is_the_whole_object(frame, idx):
     assert fp.top_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
     assert fp.center[2] == pytest.approx(0.0, abs=0.005)  # the table top is the support
     assert all(e <= s + 0.02 for e, s in zip(fp.extent, box.size[:2], strict=True))
+
+
+def test_footprint_support_is_the_table_when_the_floor_is_in_view():
+    """A box near the table's far edge with the floor 75 cm below in the window (as the G1's
+    head camera sees it): the support is the table top, not the floor, so the footprint is
+    the box alone; measured from the floor the whole table stood out as one region."""
+    from spatial_ros.perception.synthetic import Box, SceneSpec
+
+    spec = SceneSpec(boxes=(Box("blue", (0.0, 0.10, 0.025), (0.05, 0.05, 0.05)),),
+                     table_far_y=0.16, floor_z=-0.75)
+    edge = render(spec, noise_mm=1.0, seed=2)
+    ext = CameraToBase.from_matrix(edge.camera_to_base.as_matrix())
+    u, v = _edge_pixel(edge, 0)
+    fp = object_footprint(edge.depth_m, edge.intrinsics, ext, u, v)
+    rows, cols = np.mgrid[0:480:2, 0:640:2]
+    window = (np.abs(cols - u) <= 110) & (np.abs(rows - v) <= 110)
+    d = edge.depth_m[rows, cols]
+    heights = ext.point(backproject_pixels(cols[window & (d > 0)], rows[window & (d > 0)],
+                                           d[window & (d > 0)], edge.intrinsics))[:, 2]
+    assert np.mean(heights < -0.5) > 0.1  # the floor fills a real share of the window
+    assert fp is not None
+    assert fp.center[2] == pytest.approx(0.0, abs=0.005)
+    assert np.linalg.norm(np.array(fp.center[:2]) - edge.boxes[0].center[:2]) < 0.012
+    assert max(fp.size) < 0.07
+    # a point on the bare table: the table is no object, however high above the floor
+    assert object_footprint(edge.depth_m, edge.intrinsics, ext, 320.5, 470.5) is None
 
 
 def test_footprint_is_none_on_bare_table_and_reported_by_the_pipeline(frame):

@@ -6,9 +6,11 @@ or wall is a correct answer to "the box" but a bad place to drop something "into
 above the local support surface around the point, measured in the robot base frame; its
 centre is where a drop into a container goes, its top how high the walls are.
 
-The support height is estimated locally (a low percentile of the base-frame heights in the
-window around the point), so no table height has to be configured and a tilted camera mount
-error of a few millimetres does not matter.
+The support height is estimated locally, so no table height has to be configured and a
+camera mount error of a few millimetres does not matter: it is the highest level below the
+point that covers a real share of the window (the table top), not the window's lowest
+heights, because a camera that sees past the table's edge (the G1's head camera) has the
+floor in the window, and measured from the floor the whole table stands out as "object".
 """
 
 from __future__ import annotations
@@ -28,13 +30,35 @@ class FootprintConfig:
     window_px: int = 110  # half-size of the image window searched around the point
     stride: int = 2  # look at every n-th pixel (the footprint needs centimetres, not pixels)
     min_height_m: float = 0.012  # what stands this far above the support is "object"
-    support_percentile: float = 10.0  # the support surface is the low end of the window
+    support_percentile: float = 10.0  # low end of the support level's own heights (noise)
+    support_share: float = 0.1  # a level covering this much of the window can be a support
+    support_bin_m: float = 0.01  # height histogram bin for finding those levels
+    max_extent_m: float = 0.35  # a region wider than this is a surface, not one object
     seed_radius_px: int = 8  # the point may sit a few pixels outside its object's region
     min_pixels: int = 12
 
     def __post_init__(self) -> None:
         if self.window_px < 4 or self.stride < 1 or self.min_height_m <= 0:
             raise ValueError("footprint window_px >= 4, stride >= 1 and min_height_m > 0")
+        if not 0 < self.support_share <= 1 or self.support_bin_m <= 0:
+            raise ValueError("footprint support_share must be in (0, 1] and support_bin_m > 0")
+
+
+def support_height(z: np.ndarray, seed_z: float, cfg: FootprintConfig) -> float:
+    """Height of the surface an object at height ``seed_z`` stands on, from the heights
+    ``z`` in the window: the highest histogram level below the object (by at least
+    ``min_height_m``) that holds ``support_share`` of the window; the window's low
+    percentile when no level does (a window full of objects)."""
+    below = z[z < seed_z - cfg.min_height_m]
+    if below.size:
+        edges = np.arange(below.min(), below.max() + 2 * cfg.support_bin_m, cfg.support_bin_m)
+        counts, edges = np.histogram(below, bins=edges)
+        levels = np.flatnonzero(counts >= cfg.support_share * z.size)
+        if levels.size:
+            lo = edges[levels[-1]]
+            level = below[(below >= lo - cfg.support_bin_m) & (below < lo + 2 * cfg.support_bin_m)]
+            return float(np.percentile(level, cfg.support_percentile))
+    return float(np.percentile(z, cfg.support_percentile))
 
 
 @dataclass(frozen=True)
@@ -86,12 +110,16 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
     pts = np.full((*crop.shape, 3), np.nan)
     pts[valid] = cam_to_base.point(backproject_pixels(cc[valid], rr[valid], crop[valid], intr))
     z = pts[..., 2]
-    support = float(np.percentile(z[valid], cfg.support_percentile))
+    si, sj = (v - r0) / cfg.stride, (u - c0) / cfg.stride
+    near = valid & ((np.arange(len(rows))[:, None] - si) ** 2 + (np.arange(len(cols)) - sj) ** 2
+                    <= (cfg.seed_radius_px / cfg.stride) ** 2)
+    # the highest point near the seed: the object's top even when the point is on its side
+    seed_z = float(z[near].max()) if near.any() else float(np.nanmax(z))
+    support = support_height(z[valid], seed_z, cfg)
     above = valid & (z > support + cfg.min_height_m)
     labels, n = ndimage.label(above, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         return None
-    si, sj = (v - r0) / cfg.stride, (u - c0) / cfg.stride
     li, lj = np.nonzero(labels)
     d2 = (li - si) ** 2 + (lj - sj) ** 2
     nearest = int(np.argmin(d2))
@@ -101,6 +129,8 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
     if len(region) < cfg.min_pixels:
         return None
     lo, hi = np.percentile(region[:, :2], 2, axis=0), np.percentile(region[:, :2], 98, axis=0)
+    if np.max(hi - lo) > cfg.max_extent_m:  # the point is on a surface (a table), not on it
+        return None
     mid = 0.5 * (lo + hi)
     yaw, size = oriented_extent(region[:, :2])
     return Footprint(center=[float(mid[0]), float(mid[1]), support],

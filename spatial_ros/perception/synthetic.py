@@ -51,6 +51,8 @@ class SceneSpec:
     target: tuple[float, float, float] = (0.0, 0.08, 0.0)
     intrinsics: Intrinsics = field(
         default_factory=lambda: Intrinsics(640, 480, 615.0, 615.0, 319.5, 239.5))
+    table_far_y: float = 1.0  # the table spans x, y in [-1, 1] x [-1, table_far_y]
+    floor_z: float | None = None  # a floor this far below the table top (seen past its edge)
 
 
 def render(spec: SceneSpec | None = None, noise_mm: float = 0.0, hole_fraction: float = 0.0,
@@ -59,8 +61,13 @@ def render(spec: SceneSpec | None = None, noise_mm: float = 0.0, hole_fraction: 
     intr = spec.intrinsics
     cam = look_at(spec.eye, spec.target)
     scene = o3d.t.geometry.RaycastingScene()
-    table = o3d.geometry.TriangleMesh.create_box(2.0, 2.0, 0.02).translate((-1.0, -1.0, -0.02))
+    table = o3d.geometry.TriangleMesh.create_box(2.0, 1.0 + spec.table_far_y, 0.02).translate(
+        (-1.0, -1.0, -0.02))
     ids = [scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(table))]
+    if spec.floor_z is not None:
+        floor = o3d.geometry.TriangleMesh.create_box(8.0, 8.0, 0.02).translate(
+            (-4.0, -4.0, spec.floor_z - 0.02))
+        scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(floor))
     for box in spec.boxes:
         mesh = o3d.geometry.TriangleMesh.create_box(*box.size)
         mesh.translate(np.asarray(box.center) - np.asarray(box.size) / 2)
