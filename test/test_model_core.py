@@ -459,3 +459,40 @@ def test_relation_offsets_are_level_and_read_right_and_ahead(model):
     bottom = points[anchor + middle - 1:anchor + middle + 1].mean(0)
     x, y, z = ((top - bottom) @ frame).tolist()
     assert y > 0.02 and abs(x) < 0.01 and abs(z) < 0.005
+
+
+def test_colour_fine_starts_silent_and_learns(model, tmp_path):
+    new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, colour_fine=4,
+                                                     relation_match=True)
+    assert torch.equal(a.point_logits, b.point_logits)
+    new.train()
+    out = new(rgb, depth, ids, mask)
+    (out.point_logits.square().sum() + out.anchor_logits.square().sum()).backward()
+    assert new.colour_fine.query.weight.grad.abs().sum() > 0  # the zero query still learns
+    assert new.relation_match.anchor_fine.weight.grad.abs().sum() > 0
+    with pytest.raises(CheckpointError, match="colour_fine reads the depth point map"):
+        load_pretrained(tmp_path / "ck", overrides={"colour_fine": 4, "depth_input": "depth"})
+    with pytest.raises(CheckpointError, match="colour_fine 3 must divide"):
+        load_pretrained(tmp_path / "ck", overrides={"colour_fine": 3})
+
+
+def test_colour_fine_cell_score_is_a_soft_maximum_over_the_cell():
+    """One strongly matching sub-patch (a small object) outscores a cell whose every
+    sub-patch matches a little (the same mean: what a per-cell average key would see), and
+    painting one sub-patch changes its own cell's score only."""
+    from spatial_ros.model.spatial_mamba import COLOUR_WIDTH, FineColourMatch
+
+    part = FineColourMatch(8, factor=4)
+    query = torch.zeros(1, 1, COLOUR_WIDTH)
+    query[..., 0] = 1.0
+    keys = torch.zeros(1, COLOUR_WIDTH, 2 * 4, 3 * 4)  # a 2x3 grid of cells
+    scale = COLOUR_WIDTH ** 0.5  # the match divides by sqrt(width)
+    keys[0, 0, 1, 1] = 16.0 * scale  # cell 0: one sub-patch of 16 matches strongly
+    keys[0, 0, 0:4, 4:8] = 1.0 * scale  # cell 1: all 16 match weakly (same sum)
+    scores = part.cell_scores(keys, query)[0, 0]
+    assert scores[0] > scores[1] > 0
+    assert torch.allclose(scores[2:], torch.zeros(4))
+    painted = keys.clone()
+    painted[0, 0, 5, 9] = 8.0 * scale  # a sub-patch of cell (1, 2)
+    change = (part.cell_scores(painted, query) - part.cell_scores(keys, query))[0, 0]
+    assert change[5] > 0 and torch.count_nonzero(change) == 1

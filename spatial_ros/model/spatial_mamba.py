@@ -295,6 +295,46 @@ def _match(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
     return (keys @ query.unsqueeze(-1))[..., 0] / math.sqrt(query.shape[-1])
 
 
+class FineColourMatch(nn.Module):
+    """Colour read where it is: a 1x1 conv key per sub-patch (mean input colour and height
+    above the table, so object pixels can be told from the table's), matched against colour
+    queries; a cell's score is the log-mean-exp over its sub-patches, a soft maximum that a
+    small object covering a few of them still wins. Zero-initialised queries: a checkpoint
+    without the part answers as before when it is added."""
+
+    def __init__(self, d_word: int, factor: int) -> None:
+        super().__init__()
+        self.factor = factor
+        self.key = nn.Sequential(nn.Conv2d(4, COLOUR_WIDTH, 1), nn.GELU(),
+                                 nn.Conv2d(COLOUR_WIDTH, COLOUR_WIDTH, 1))
+        self.weight = nn.Linear(d_word, 1)
+        self.query = nn.Linear(d_word, COLOUR_WIDTH)
+        nn.init.zeros_(self.query.weight)
+        nn.init.zeros_(self.query.bias)
+
+    def keys(self, rgb: torch.Tensor, heights: torch.Tensor, grid: tuple[int, int]
+             ) -> torch.Tensor:
+        """(B, COLOUR_WIDTH, rows*f, cols*f) from normalised RGB and ``table_heights``."""
+        size = (grid[0] * self.factor, grid[1] * self.factor)
+        x = torch.cat([F.adaptive_avg_pool2d(rgb, size),
+                       F.adaptive_avg_pool2d(heights.to(rgb.dtype), size)], 1)
+        return self.key(x)
+
+    def cell_scores(self, keys: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """(B, K, N) per-cell scores of (B, K, COLOUR_WIDTH) queries."""
+        c, h, w = keys.shape[1:]
+        f = self.factor
+        s = torch.einsum("bchw,bkc->bkhw", keys, queries.to(keys.dtype)) / math.sqrt(c)
+        s = s.unflatten(2, (h // f, f)).unflatten(4, (w // f, f))  # (B, K, rows, f, cols, f)
+        s = s.permute(0, 1, 2, 4, 3, 5).flatten(4).float()  # (B, K, rows, cols, f*f)
+        return (s.logsumexp(-1) - math.log(f * f)).flatten(2)
+
+    def forward(self, keys: torch.Tensor, word_feats: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
+        query = _pooled_query(word_feats, attention_mask, self.weight, self.query)
+        return self.cell_scores(keys, query.unsqueeze(1))[:, 0]
+
+
 class RelationMatch(nn.Module):
     """Attend, then relate: ``N_ANCHORS`` anchor heads, each a word-attention query (one
     shared projection, its own attention over the words: "the yellow thing" vs "the gray
@@ -304,13 +344,19 @@ class RelationMatch(nn.Module):
     against a relation query pooled over the words (zero-initialised: a checkpoint without the
     part answers as before when it is added)."""
 
-    def __init__(self, d_word: int, d: int, colour: bool, shape: bool) -> None:
+    def __init__(self, d_word: int, d: int, colour: bool, shape: bool,
+                 fine: FineColourMatch | None = None) -> None:
         super().__init__()
         self.anchor_weight = nn.Linear(d_word, N_ANCHORS)
         self.anchor_query = nn.Linear(d_word, d)
         self.anchor_key = nn.Linear(d, d)
         self.anchor_colour = nn.Linear(d_word, COLOUR_WIDTH) if colour else None
         self.anchor_shape = nn.Linear(d_word, SHAPE_WIDTH) if shape else None
+        self.anchor_fine = None
+        if fine is not None:  # the anchors' own colour words on the fine keys; zero init
+            self.anchor_fine = nn.Linear(d_word, COLOUR_WIDTH)
+            nn.init.zeros_(self.anchor_fine.weight)
+            nn.init.zeros_(self.anchor_fine.bias)
         self.relation_key = _mlp(4 * N_ANCHORS, 64, RELATION_WIDTH)
         self.relation_weight = nn.Linear(d_word, 1)
         self.relation_query = nn.Linear(d_word, RELATION_WIDTH)
@@ -319,8 +365,10 @@ class RelationMatch(nn.Module):
 
     def anchor_logits(self, word_feats: torch.Tensor, attention_mask: torch.Tensor,
                       tokens: torch.Tensor, colour_keys: torch.Tensor | None,
-                      shape_keys: torch.Tensor | None) -> torch.Tensor:
-        """(B, N_ANCHORS, N) where each anchor head looks."""
+                      shape_keys: torch.Tensor | None,
+                      fine: tuple[FineColourMatch, torch.Tensor] | None = None) -> torch.Tensor:
+        """(B, N_ANCHORS, N) where each anchor head looks; ``fine``: the fine colour part
+        and its keys."""
         w = self.anchor_weight(word_feats).float()
         w = w.masked_fill(attention_mask.unsqueeze(-1) == 0, float("-inf")).softmax(dim=1)
         pooled = w.transpose(1, 2).to(word_feats.dtype) @ word_feats  # (B, K, d_word)
@@ -334,16 +382,21 @@ class RelationMatch(nn.Module):
             logits = logits + match(colour_keys.to(pooled.dtype), self.anchor_colour)
         if self.anchor_shape is not None:
             logits = logits + match(shape_keys.to(pooled.dtype), self.anchor_shape)
-        return logits.transpose(1, 2).float()
+        logits = logits.transpose(1, 2).float()
+        if self.anchor_fine is not None and fine is not None:
+            part, keys = fine
+            logits = logits + part.cell_scores(keys, self.anchor_fine(pooled))
+        return logits
 
     def forward(self, word_feats: torch.Tensor, attention_mask: torch.Tensor,
                 tokens: torch.Tensor, colour_keys: torch.Tensor | None,
-                shape_keys: torch.Tensor | None, points: torch.Tensor, frame: torch.Tensor
+                shape_keys: torch.Tensor | None, points: torch.Tensor, frame: torch.Tensor,
+                fine: tuple[FineColourMatch, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (relation score (B, N), anchor logits (B, N_ANCHORS, N)); ``points`` (B, N, 3)
         each cell's camera-frame point (``cell_points``), ``frame`` from ``table_frame``."""
         anchors = self.anchor_logits(word_feats, attention_mask, tokens, colour_keys,
-                                     shape_keys)
+                                     shape_keys, fine)
         where = anchors.softmax(-1) @ points  # (B, K, 3)
         offsets = (points.unsqueeze(1) - where.unsqueeze(2)) @ frame.unsqueeze(1) * RELATION_SCALE
         level = (offsets[..., :2].square().sum(-1, keepdim=True) + 1e-6).sqrt()
@@ -437,9 +490,12 @@ class SpatialMamba(nn.Module):
             for layer in (self.shape_query, self.shape_skip):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+        if cfg.colour_fine:  # see SpatialMambaConfig.colour_fine
+            self.colour_fine = FineColourMatch(self.text_encoder.out_dim + d, cfg.colour_fine)
         if cfg.relation_match:  # see SpatialMambaConfig.relation_match
-            self.relation_match = RelationMatch(self.text_encoder.out_dim + d, d,
-                                                cfg.colour_match, cfg.shape_match)
+            self.relation_match = RelationMatch(
+                self.text_encoder.out_dim + d, d, cfg.colour_match, cfg.shape_match,
+                self.colour_fine if cfg.colour_fine else None)
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -464,12 +520,16 @@ class SpatialMamba(nn.Module):
         if self.config.colour_skip:
             cell_colours = self._cell_colours(rgb)
             img = img + self.colour_skip(cell_colours)
-        if self.config.shape_match or self.config.policy_geometry or self.config.relation_match:
-            plane = table_plane(depth, self.config.grid, self.config.max_depth_m)
-        shape_keys = colour_keys = None
+        cfg = self.config
+        if cfg.shape_match or cfg.policy_geometry or cfg.relation_match or cfg.colour_fine:
+            plane = table_plane(depth, cfg.grid, cfg.max_depth_m)
+        if cfg.shape_match or cfg.colour_fine:
+            heights = table_heights(depth, plane, cfg.max_depth_m).to(img.dtype)
+        shape_keys = colour_keys = fine = None
+        if cfg.colour_fine:
+            fine = (self.colour_fine, self.colour_fine.keys(rgb, heights, cfg.grid))
         if self.config.shape_match:
-            shape_keys = self.shape_encoder(
-                table_heights(depth, plane, self.config.max_depth_m).to(img.dtype))
+            shape_keys = self.shape_encoder(heights)
             img = img + self.shape_skip(shape_keys)
         if self.config.text_film:
             scale, shift = cond.chunk(2, dim=-1)
@@ -488,8 +548,8 @@ class SpatialMamba(nn.Module):
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
         match = _match(self.point_key(rgb_out), query)
-        if (self.config.word_match or self.config.colour_match or self.config.shape_match
-                or self.config.relation_match):
+        if (cfg.word_match or cfg.colour_match or cfg.shape_match or cfg.relation_match
+                or cfg.colour_fine):
             word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
         if self.config.word_match:
             query = _pooled_query(word_feats, attention_mask, self.word_weight, self.word_query)
@@ -503,12 +563,14 @@ class SpatialMamba(nn.Module):
             query = _pooled_query(word_feats, attention_mask, self.shape_weight,
                                   self.shape_query)
             match = match + _match(shape_keys.to(query.dtype), query)
+        if fine is not None:
+            match = match + fine[0](fine[1], word_feats, attention_mask).to(match.dtype)
         anchor_logits = None
         if self.config.relation_match:
             related, anchor_logits = self.relation_match(
                 word_feats, attention_mask, rgb_out, colour_keys, shape_keys,
                 cell_points(depth, self.config.grid, self.config.max_depth_m),
-                table_frame(plane[1]))
+                table_frame(plane[1]), fine)
             match = match + related
         point = self.point_head(rgb_out)
         point_logits = (point[..., 0] + match).float()

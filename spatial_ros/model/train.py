@@ -44,7 +44,7 @@ GROUPS = {
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
                    "word_key", "colour_key", "colour_weight", "colour_query", "shape_weight",
-                   "shape_query", "relation_match"),
+                   "shape_query", "relation_match", "colour_fine"),
     "policy_head": ("policy_head", "policy_geometry"),
 }
 
