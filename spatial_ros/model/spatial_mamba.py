@@ -345,7 +345,7 @@ class RelationMatch(nn.Module):
     part answers as before when it is added)."""
 
     def __init__(self, d_word: int, d: int, colour: bool, shape: bool,
-                 fine: FineColourMatch | None = None) -> None:
+                 fine: bool = False) -> None:
         super().__init__()
         self.anchor_weight = nn.Linear(d_word, N_ANCHORS)
         self.anchor_query = nn.Linear(d_word, d)
@@ -353,7 +353,7 @@ class RelationMatch(nn.Module):
         self.anchor_colour = nn.Linear(d_word, COLOUR_WIDTH) if colour else None
         self.anchor_shape = nn.Linear(d_word, SHAPE_WIDTH) if shape else None
         self.anchor_fine = None
-        if fine is not None:  # the anchors' own colour words on the fine keys; zero init
+        if fine:  # the anchors' own colour words on the fine colour keys; zero init
             self.anchor_fine = nn.Linear(d_word, COLOUR_WIDTH)
             nn.init.zeros_(self.anchor_fine.weight)
             nn.init.zeros_(self.anchor_fine.bias)
@@ -495,7 +495,7 @@ class SpatialMamba(nn.Module):
         if cfg.relation_match:  # see SpatialMambaConfig.relation_match
             self.relation_match = RelationMatch(
                 self.text_encoder.out_dim + d, d, cfg.colour_match, cfg.shape_match,
-                self.colour_fine if cfg.colour_fine else None)
+                bool(cfg.colour_fine))
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)

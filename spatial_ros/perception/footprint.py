@@ -113,9 +113,10 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
     si, sj = (v - r0) / cfg.stride, (u - c0) / cfg.stride
     near = valid & ((np.arange(len(rows))[:, None] - si) ** 2 + (np.arange(len(cols)) - sj) ** 2
                     <= (cfg.seed_radius_px / cfg.stride) ** 2)
+    if not near.any():  # no depth within the seed radius: no region can be the point's
+        return None
     # the highest point near the seed: the object's top even when the point is on its side
-    seed_z = float(z[near].max()) if near.any() else float(np.nanmax(z))
-    support = support_height(z[valid], seed_z, cfg)
+    support = support_height(z[valid], float(z[near].max()), cfg)
     above = valid & (z > support + cfg.min_height_m)
     labels, n = ndimage.label(above, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
