@@ -101,11 +101,15 @@ class _OffFirstTime:
 
 class _UnsureAfterThePick(_OffFirstTime):
     """Perception that answers the place question well with the hand empty (confidence 0.8)
-    and, asked again once the object is held, points at the wrong container with 0.2."""
+    and, asked again once the object is held, points at the wrong container with 0.2; or
+    with equal confidences, the answers read off a depth footprint or not (``footprints``:
+    before the pick, after it)."""
 
-    def __init__(self, inner: GroundTruthGrounder, wrong: str) -> None:
+    def __init__(self, inner: GroundTruthGrounder, wrong: str,
+                 confidences=(0.8, 0.2), footprints=(False, False)) -> None:
         super().__init__(inner)
         self.wrong, self.place_calls = wrong, 0
+        self.confidences, self.footprints = confidences, footprints
 
     def locate(self, phrase: str) -> Target:
         return self.inner.locate(phrase)
@@ -114,23 +118,32 @@ class _UnsureAfterThePick(_OffFirstTime):
         self.place_calls += 1
         t = self.inner.place_target(relation, self.wrong if self.place_calls > 1 else anchor,
                                     held_id)
-        t.confidence = 0.2 if self.place_calls > 1 else 0.8
+        later = self.place_calls > 1
+        t.confidence, t.footprint = self.confidences[later], self.footprints[later]
         return t
 
 
-def test_place_keeps_the_surer_answer_from_before_the_pick():
+@pytest.mark.parametrize("confidences, footprints, kept", [
+    ((0.8, 0.2), (False, False), "before"),  # the surer answer
+    ((1.0, 1.0), (True, True), "before"),  # a tie: the footprint read with the arm away
+    ((1.0, 1.0), (True, False), "before"),
+    ((1.0, 1.0), (False, True), "after"),  # a tie, but only the fresh answer has a footprint
+])
+def test_place_keeps_the_surer_answer_from_before_the_pick(confidences, footprints, kept):
     world, stack = _setup("franka", seed=0)
     boxes = [o for o in world.objects if o.is_container]
     item = next(o for o in world.objects if o.graspable and o.category in ("cube", "block"))
-    grounder = _UnsureAfterThePick(GroundTruthGrounder(world), _phrase(boxes[1]))
+    grounder = _UnsureAfterThePick(GroundTruthGrounder(world), _phrase(boxes[1]),
+                                   confidences, footprints)
     report = _runner(world, stack, grounder=grounder).run(
         f"put {_phrase(item)} in {_phrase(boxes[0])}")
     assert report.ok, report
-    assert grounder.place_calls == 2  # asked again after the pick (closed loop), then ignored
+    assert grounder.place_calls == 2  # asked again after the pick (closed loop)
     base_inv = np.linalg.inv(world.base_pose)
     p = (base_inv @ world.object_pose(item.id))[:3, 3]
-    b = (base_inv @ world.object_pose(boxes[0].id))[:3, 3]
-    assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(boxes[0].size[:2]) / 2)
+    box = boxes[0] if kept == "before" else boxes[1]
+    b = (base_inv @ world.object_pose(box.id))[:3, 3]
+    assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)
 
 
 class _BadSpotFirst(_OffFirstTime):

@@ -67,6 +67,9 @@ class Target:
     #: pick targets: a second grasp of the same object read another way (perception: across
     #: its depth footprint), tried when a grasp of ``position`` / ``rotation`` came up empty
     retry: Target | None = None
+    #: place targets: read off the anchor's depth footprint (its middle, or beside its edge)
+    #: rather than off a single answered point
+    footprint: bool = False
 
 
 class Grounder(Protocol):
@@ -407,7 +410,7 @@ class PerceptionGrounder:
             fp = res.footprint_base
             p = np.array([fp["center"][0], fp["center"][1], max(float(p[2]), fp["center"][2])])
             return Target(p, label=anchor, surface_z=float(fp["top_z"]),
-                          confidence=float(res.confidence or 0))
+                          confidence=float(res.confidence or 0), footprint=True)
         else:  # no footprint (no depth around the point): trust the point, walls ~6 cm
             surface = float(p[2]) + 0.06
         return Target(p, label=anchor, surface_z=surface, confidence=float(res.confidence or 0))
@@ -436,7 +439,7 @@ class PerceptionGrounder:
                 xy = centre + d * (reach + extra) + side * slide
                 spots.append(np.array([xy[0], xy[1], self.table_height]))
         return Target(spots[0], label=anchor, surface_z=self.table_height,
-                      confidence=float(res.confidence or 0.0), spots=spots[1:])
+                      confidence=float(res.confidence or 0.0), spots=spots[1:], footprint=True)
 
 
 def footprint_grasp(fp: dict | None, max_width: float, table_height: float,

@@ -28,6 +28,7 @@ from spatial_ros.execution.task_parser import ParseError, Step, parse_task
 DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
 HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing before a hand-over
+PREVIEW_DISAGREEMENT = 0.05  # m: two place answers farther apart name different spots
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,8 @@ class TaskRunner:
             # surer answer (the arm's shadow cost the geometric baseline "the brown box" in
             # the Franka demo: 0.8 before the pick, 0.2 and the orange box after it)
             place = self._preview
+        elif self._prefer_preview(place):
+            place = self._preview
         hang = self.held_pose[2, 3] - (held.bottom_z if held.bottom_z is not None
                                        else self.cfg.envelope.table_height)
         release = self.held_pose.copy()
@@ -281,6 +284,17 @@ class TaskRunner:
             raise StepFailed(f"place failed: {outcome.reason}")
         if held.object_id is not None:
             self._report.placed.append(held.object_id)
+
+    def _prefer_preview(self, place: Target) -> bool:
+        """An equally sure answer from before the pick that disagrees with the fresh one and
+        was read off the anchor's depth footprint: there the arm was out of view (the
+        geometric baseline read the red bowl as "the brown bowl" with the arm above it).
+        Not when only the fresh answer has a footprint (a G1 preview often had none)."""
+        preview = self._preview
+        return (preview is not None and preview.footprint
+                and preview.confidence == place.confidence
+                and np.linalg.norm(np.asarray(preview.position[:2])
+                                   - np.asarray(place.position[:2])) > PREVIEW_DISAGREEMENT)
 
     def _for_all(self, step: Step, cancel: threading.Event) -> None:
         done: set[int] = set()
