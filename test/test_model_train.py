@@ -147,6 +147,42 @@ def test_relation_match_anchor_heads_learn_the_named_anchor(dataset):
     assert on_anchor.mean() > 0.5
 
 
+def test_object_aux_reads_every_objects_colour_at_its_centroid(dataset):
+    """object_aux: the cache carries every scene object's centroid and classes; trained,
+    the object loss falls and the colour read from each object's cell
+    token and from its centroid's fine colour key is right for every object of the batch."""
+    from spatial_ros.data.vocab import COLOURS
+    from spatial_ros.model.losses import object_loss
+
+    torch.manual_seed(0)
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), object_aux=True, colour_fine=4,
+                                      **cfg), init_text=False)
+    ds = CachedRefDataset(build_cache(dataset, "train", model.processor))
+    batch = _trim_text(torch.utils.data.default_collate([ds[i] for i in range(len(ds))]))
+    real = batch["object_labels"][..., 0] >= 0
+    assert (real.sum(1) == 3).all()  # the three blocks of every synthetic scene
+    assert set(batch["object_labels"][..., 1][real].tolist()) == {1}  # all "block"
+    colours = {COLOURS[i] for i in batch["object_labels"][..., 0][real].tolist()}
+    assert colours == {"red", "green", "blue"}
+    losses = _fit(model, batch, set_trainable(model, ["all"]), lr=3e-3, steps=30)
+    assert losses[-1]["objects"] < 0.3 * losses[0]["objects"]
+    with torch.no_grad():
+        out = model(*model_inputs(model, batch, "cpu"))
+    empty = batch["object_labels"].clone()
+    empty[:] = -1
+    assert object_loss(model, out, batch["object_xy"], empty).item() == 0.0
+    b, k = real.nonzero(as_tuple=True)
+    xy, truth = batch["object_xy"][b, k], batch["object_labels"][b, k, 0]
+    rows, cols = model.config.grid
+    cell = (xy[:, 1] * rows).long() * cols + (xy[:, 0] * cols).long()
+    token = model.object_head(out.tokens[b, cell])[:, :len(COLOURS)].argmax(-1)
+    h, w = out.fine_keys.shape[2:]
+    fine = out.fine_keys[b, :, (xy[:, 1] * h).long(), (xy[:, 0] * w).long()]
+    assert torch.equal(token, truth)
+    assert torch.equal(model.fine_object_head(fine).argmax(-1), truth)
+
+
 def test_target_pooled_policy_head_leaves_where_the_point_head_looks_alone(dataset):
     torch.manual_seed(0)
     cfg = dict(SMALL)
@@ -220,7 +256,7 @@ def test_the_recipe_chain_ends_at_the_shipped_checkpoint():
 
     shipped = SpatialMambaConfig.from_json(
         REPO / "spatial_ros" / "checkpoints" / "config.json").to_dict()
-    chained = _recipe_model_config(REPO / "config" / "train" / "tiny_colour_fine.yaml")
+    chained = _recipe_model_config(REPO / "config" / "train" / "tiny_objects.yaml")
     ignore = {"calibration_temperature"}  # fitted after training, not a recipe's choice
     assert {k: v for k, v in chained.items() if k not in ignore} == \
         {k: v for k, v in shipped.items() if k not in ignore}

@@ -97,6 +97,14 @@ class SpatialMambaConfig:
     # model's 57 misses on the executor's "pick up the <colour> <category>" were the wrong
     # cell (white/gray, red/pink, black/brown). Needs depth_input xyz.
     colour_fine: int = 0
+    # training only: classify every visible object's colour and category from the
+    # second-read token of the cell holding its centroid (and its colour from the fine colour
+    # key of its centroid's sub-patch, with colour_fine), a loss on all ~6 objects of a scene
+    # instead of the one the prompt names. Why: on the executor's "pick up the <colour>
+    # <category>" the shipped model pointed at the named object 166 of 218 times, and 41 of
+    # its misses were another object of another colour or category; the point loss alone
+    # teaches one object per frame. Adds two linear heads; inference does not run them.
+    object_aux: bool = False
     # --- heads ---------------------------------------------------------------------------
     head_hidden: int = 128
     # what the policy head reads besides the last token: "mean" of the image tokens, or

@@ -16,7 +16,9 @@ Targets per sample:
 - grasp (when present): contact pixel (the grasp centre projected), rotation, width, and the
   depth offset from the visible surface at the contact pixel to the grasp centre;
 - ``anchor_cells``: the token cells of the (up to two) objects the prompt's own relation is
-  to, from its program and scene objects (-1: none), for the relation match's anchor loss.
+  to, from its program and scene objects (-1: none), for the relation match's anchor loss;
+- ``object_xy``/``object_labels``: every visible object's normalised centroid and (colour,
+  category) class indices (-1 padded to ``N_OBJECTS``), for ``object_aux``'s loss.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ from tqdm import tqdm
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
 from spatial_ros.model.processing import SpatialMambaProcessor, normalized_intrinsics
-from spatial_ros.model.spatial_mamba import N_ANCHORS
+from spatial_ros.model.spatial_mamba import N_ANCHORS, N_OBJECTS, OBJECT_CATEGORIES
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "unseen")
-CACHE_VERSION = 4
+CACHE_VERSION = 5
+MIN_OBJECT_PIXELS = 50  # smaller (mostly hidden) objects carry no object_aux label
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Record:
     placement: bool
     grasp: dict[str, Any] | None
     anchors: list[tuple[float, float] | None]  # normalised pixel of each direct anchor
+    objects: list[tuple[float, float, int, int]]  # visible objects: x, y, colour, category
 
 
 def _resolve(root: Path, p) -> Path | None:
@@ -85,8 +89,25 @@ def read_split(root: str | Path, split: str) -> list[Record]:
             depth=_resolve(root, s.depth), mask=_resolve(root, s.mask),
             intrinsics=s.intrinsics, prompt=s.prompt, kind=s.kind, steps=s.steps,
             points=[list(map(float, p)) for p in s.points], placement=s.placement,
-            grasp=s.grasp, anchors=_anchor_points(s)))
+            grasp=s.grasp, anchors=_anchor_points(s), objects=_object_labels(s)))
     return records
+
+
+def _object_labels(s) -> list[tuple[float, float, int, int]]:
+    """(x, y normalised centroid, colour index, category index) of every object in view with
+    a known colour and category (``[]`` without scene objects, as in recorded bags)."""
+    from spatial_ros.data.vocab import COLOURS
+
+    w, h = s.intrinsics.width, s.intrinsics.height
+    out = []
+    for o in s.objects or []:
+        c = o.get("centroid_px")
+        if (c is None or o.get("pixels", 0) < MIN_OBJECT_PIXELS or o.get("colour") not in COLOURS
+                or o.get("category") not in OBJECT_CATEGORIES):
+            continue
+        out.append((c[0] / w, c[1] / h, COLOURS.index(o["colour"]),
+                    OBJECT_CATEGORIES.index(o["category"])))
+    return out[:N_OBJECTS]
 
 
 def _anchor_points(s) -> list[tuple[float, float] | None]:
@@ -161,7 +182,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
     cols_out: dict[str, list] = {k: [] for k in (
         "scene", "cell_target", "point", "offset_cell", "cell_offsets", "offset_weight",
         "mask_lo", "has_grasp", "contact", "rotation", "width", "depth_offset", "steps",
-        "placement", "anchor_cells")}
+        "placement", "anchor_cells", "object_xy", "object_labels")}
     for r in tqdm(records, desc=f"cache {split}", leave=False):
         if r.scene_id != last_scene:  # samples of one scene are usually consecutive
             depth = np.asarray(Image.open(r.depth)).astype(np.float32) * 0.001
@@ -197,6 +218,9 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
             cols_out[k].append(v)
         anchors = [-1 if a is None else _cell_index(*a, rows, cols) for a in r.anchors]
         cols_out["anchor_cells"].append((anchors + [-1] * N_ANCHORS)[:N_ANCHORS])
+        pad = N_OBJECTS - len(r.objects)
+        cols_out["object_xy"].append([o[:2] for o in r.objects] + [(-1.0, -1.0)] * pad)
+        cols_out["object_labels"].append([o[2:] for o in r.objects] + [(-1, -1)] * pad)
         cols_out["steps"].append(r.steps)
         cols_out["placement"].append(r.placement)
     text = processor.tokenize([r.prompt for r in records])
@@ -221,6 +245,8 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         "steps": torch.tensor(cols_out["steps"]),
         "placement": torch.tensor(cols_out["placement"]),
         "anchor_cells": torch.tensor(cols_out["anchor_cells"], dtype=torch.long),
+        "object_xy": torch.tensor(cols_out["object_xy"], dtype=torch.float32),
+        "object_labels": torch.tensor(cols_out["object_labels"], dtype=torch.long),
     }
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out),
               metadata={"split": split, "n": str(len(records)), "root": str(root)})

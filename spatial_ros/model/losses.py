@@ -7,7 +7,10 @@
   two angles to a parallel-jaw grasp and its half-turn twin), L1 on gripper width and
   on the depth offset;
 - anchor (``relation_match`` models): cross-entropy of each anchor head's softmax against the
-  cell of the object the prompt's relation is to, over the samples that name one.
+  cell of the object the prompt's relation is to, over the samples that name one;
+- objects (``object_aux`` models): cross-entropy of every visible object's colour and category
+  read from the second-read token of its centroid's cell, and of its colour read from the
+  fine colour key at its centroid, over all objects in the frame.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class LossWeights:
     width: float = 10.0
     depth: float = 10.0
     anchor: float = 0.5
+    objects: float = 0.3
 
 
 def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
@@ -61,6 +65,8 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
             losses[k] = zero
     if out.anchor_logits is not None:
         losses["anchor"] = anchor_loss(out.anchor_logits, batch["anchor_cells"])
+    if model.config.object_aux:
+        losses["objects"] = object_loss(model, out, batch["object_xy"], batch["object_labels"])
     losses["total"] = sum(getattr(w, k) * v for k, v in losses.items())
     return losses
 
@@ -72,3 +78,28 @@ def anchor_loss(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     if not named.any():
         return logits.sum() * 0.0  # keeps every parameter in the graph (DDP)
     return F.cross_entropy(logits[named], cells[named])
+
+
+def object_loss(model: SpatialMamba, out: SpatialMambaOutput, xy: torch.Tensor,
+                labels: torch.Tensor) -> torch.Tensor:
+    """Colour + category cross-entropy of (B, K) objects at normalised centroids ``xy`` (B, K,
+    2), ``labels`` (B, K, 2) class indices (-1: padding)."""
+    from spatial_ros.data.vocab import COLOURS
+
+    n_colours = len(COLOURS)
+    real = labels[..., 0] >= 0
+    if not real.any():
+        return out.tokens.sum() * 0.0
+    b, k = real.nonzero(as_tuple=True)
+    x, y = xy[b, k, 0].clamp(0, 1 - 1e-6), xy[b, k, 1].clamp(0, 1 - 1e-6)
+    rows, cols = model.config.grid
+    cell = (y * rows).long() * cols + (x * cols).long()
+    logits = model.object_head(out.tokens[b, cell]).float()
+    colour, category = labels[b, k, 0], labels[b, k, 1]
+    loss = (F.cross_entropy(logits[:, :n_colours], colour)
+            + F.cross_entropy(logits[:, n_colours:], category))
+    if out.fine_keys is not None:
+        h, w = out.fine_keys.shape[2:]
+        keys = out.fine_keys[b, :, (y * h).long(), (x * w).long()]  # (M, C)
+        loss = loss + F.cross_entropy(model.fine_object_head(keys).float(), colour)
+    return loss

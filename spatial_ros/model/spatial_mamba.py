@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatial_ros.data.vocab import CATEGORY_NOUNS, COLOURS
 from spatial_ros.model.config import SpatialMambaConfig
 from spatial_ros.model.processing import point_map_metres
 from spatial_ros.model.text import build_text_encoder
@@ -280,6 +281,8 @@ SHAPE_WIDTH = 32  # shape_match key/query width: seven categories, a few sizes
 RELATION_WIDTH = 32  # relation_match key/query width
 N_ANCHORS = 2  # "between" names two objects
 RELATION_SCALE = 10.0  # anchor offsets in decimetres: table-top relations span about -6..6
+OBJECT_CATEGORIES = tuple(CATEGORY_NOUNS)  # object_aux's class order (and COLOURS')
+N_OBJECTS = 12  # object_aux: objects per frame the tensor cache keeps (scenes have 3-10)
 
 
 def _pooled_query(feats: torch.Tensor, attention_mask: torch.Tensor, weight: nn.Linear,
@@ -417,6 +420,8 @@ class SpatialMambaOutput:
     depth_offset: torch.Tensor  # (B,) metres from the visible surface to the grasp centre
     frame: torch.Tensor | None = None  # (B, 3, 3) the frame rot6d is in; None: the camera's
     anchor_logits: torch.Tensor | None = None  # (B, N_ANCHORS, N) relation_match's anchors
+    tokens: torch.Tensor | None = None  # (B, N, d) second-read outputs (object_aux's input)
+    fine_keys: torch.Tensor | None = None  # (B, C, rows*f, cols*f) colour_fine's keys
 
     @property
     def rotation(self) -> torch.Tensor:
@@ -496,6 +501,10 @@ class SpatialMamba(nn.Module):
             self.relation_match = RelationMatch(
                 self.text_encoder.out_dim + d, d, cfg.colour_match, cfg.shape_match,
                 bool(cfg.colour_fine))
+        if cfg.object_aux:  # see SpatialMambaConfig.object_aux; training-time heads
+            self.object_head = nn.Linear(d, len(COLOURS) + len(OBJECT_CATEGORIES))
+            if cfg.colour_fine:
+                self.fine_object_head = nn.Linear(COLOUR_WIDTH, len(COLOURS))
         with torch.no_grad():  # start near identity rotation, 4 cm opening, no offsets
             last = self.policy_head[-1]
             last.weight.mul_(0.01)
@@ -601,6 +610,8 @@ class SpatialMamba(nn.Module):
             depth_offset=pol[:, 9],
             frame=frame,
             anchor_logits=anchor_logits,
+            tokens=rgb_out,
+            fine_keys=None if fine is None else fine[1],
         )
 
     def _cell_colours(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -44,7 +44,8 @@ GROUPS = {
     "backbone": ("backbone",),
     "point_head": ("point_head", "point_query", "point_key", "word_weight", "word_query",
                    "word_key", "colour_key", "colour_weight", "colour_query", "shape_weight",
-                   "shape_query", "relation_match", "colour_fine"),
+                   "shape_query", "relation_match", "colour_fine", "object_head",
+                   "fine_object_head"),
     "policy_head": ("policy_head", "policy_geometry"),
 }
 
@@ -319,7 +320,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 step += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in losses.items()
-                                 if k in ("total", "point", "rotation", "anchor")})
+                                 if k in ("total", "point", "rotation", "anchor", "objects")})
                 over = cfg.max_minutes is not None and \
                     time.perf_counter() - t_start > 60 * cfg.max_minutes
                 stopped = dist.broadcast_flag(over, info)
