@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from spatial_ros.data.vocab import COLOURS
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
 from spatial_ros.model.processing import SpatialMambaProcessor, normalized_intrinsics
@@ -96,8 +97,6 @@ def read_split(root: str | Path, split: str) -> list[Record]:
 def _object_labels(s) -> list[tuple[float, float, int, int]]:
     """(x, y normalised centroid, colour index, category index) of every object in view with
     a known colour and category (``[]`` without scene objects, as in recorded bags)."""
-    from spatial_ros.data.vocab import COLOURS
-
     w, h = s.intrinsics.width, s.intrinsics.height
     out = []
     for o in s.objects or []:

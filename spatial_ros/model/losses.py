@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from spatial_ros.data.vocab import COLOURS
 from spatial_ros.model.spatial_mamba import (
     SpatialMamba,
     SpatialMambaOutput,
@@ -84,8 +85,6 @@ def object_loss(model: SpatialMamba, out: SpatialMambaOutput, xy: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
     """Colour + category cross-entropy of (B, K) objects at normalised centroids ``xy`` (B, K,
     2), ``labels`` (B, K, 2) class indices (-1: padding)."""
-    from spatial_ros.data.vocab import COLOURS
-
     n_colours = len(COLOURS)
     real = labels[..., 0] >= 0
     if not real.any():
