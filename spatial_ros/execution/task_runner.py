@@ -263,11 +263,6 @@ class TaskRunner:
             if self._preview is None:
                 raise StepFailed(f"perception located '{anchor}' at the object in the hand")
             place = self._preview
-        elif self._preview is not None and self._preview.confidence > place.confidence:
-            # the same question, asked with the hand empty and the arm out of view, got the
-            # surer answer (the arm's shadow cost the geometric baseline "the brown box" in
-            # the Franka demo: 0.8 before the pick, 0.2 and the orange box after it)
-            place = self._preview
         elif self._prefer_preview(place):
             place = self._preview
         hang = self.held_pose[2, 3] - (held.bottom_z if held.bottom_z is not None
@@ -286,15 +281,20 @@ class TaskRunner:
             self._report.placed.append(held.object_id)
 
     def _prefer_preview(self, place: Target) -> bool:
-        """An equally sure answer from before the pick that disagrees with the fresh one and
-        was read off the anchor's depth footprint: there the arm was out of view (the
-        geometric baseline read the red bowl as "the brown bowl" with the arm above it).
-        Not when only the fresh answer has a footprint (a G1 preview often had none)."""
+        """Whether the same question, asked with the hand empty and the arm out of view,
+        gave the better answer: a surer one (the arm's shadow cost the geometric baseline
+        "the brown box" in the Franka demo: 0.8 before the pick, 0.2 and the orange box
+        after it), or an equally sure one that disagrees with the fresh one and was read off
+        the anchor's depth footprint (the red bowl read as "the brown bowl" with the arm
+        above it). Not a tie where only the fresh answer has a footprint (a G1 preview often
+        had none)."""
         preview = self._preview
-        return (preview is not None and preview.footprint
-                and preview.confidence == place.confidence
-                and np.linalg.norm(np.asarray(preview.position[:2])
-                                   - np.asarray(place.position[:2])) > PREVIEW_DISAGREEMENT)
+        if preview is None or preview.confidence < place.confidence:
+            return False
+        if preview.confidence > place.confidence:
+            return True
+        apart = np.linalg.norm(np.asarray(preview.position[:2]) - np.asarray(place.position[:2]))
+        return preview.footprint and bool(apart > PREVIEW_DISAGREEMENT)
 
     def _for_all(self, step: Step, cancel: threading.Event) -> None:
         done: set[int] = set()
