@@ -195,6 +195,33 @@ def test_training_on_with_an_added_part_keeps_every_learned_weight(tmp_path):
         load_pretrained(tmp_path / "ck", overrides={"word_match": "maybe"})
 
 
+def test_a_checkpoint_trains_on_at_twice_the_token_grid(tmp_path):
+    """conv_final_stride 1 reuses every weight of a stride-2 checkpoint (the conv kernels are
+    the same shapes) and interpolates the position embeddings to the finer grid."""
+    torch.manual_seed(0)
+    cfg = {**SMALL, "colour_skip": 4, "colour_match": True, "shape_match": True}
+    old = build_model(preset_config("tiny", **cfg)).eval()
+    rows, cols = old.config.grid
+    with torch.no_grad():  # a left-to-right ramp: its order and mean must survive the resize
+        old.pos_embed.copy_(torch.linspace(-1, 1, cols).repeat(rows)[:, None].expand_as(
+            old.pos_embed))
+    save_pretrained(old, tmp_path / "ck")
+    new = load_pretrained(tmp_path / "ck", overrides={"conv_final_stride": 1})
+    assert new.config.grid == (2 * rows, 2 * cols)
+    fine = new.pos_embed.detach()[:, 0].view(2 * rows, 2 * cols)
+    assert torch.all(fine[:, 1:] >= fine[:, :-1]) and torch.allclose(fine[0], fine[-1])
+    assert fine.mean().abs() < 1e-5
+    for name, weight in old.state_dict().items():
+        if name != "pos_embed":
+            assert torch.equal(new.state_dict()[name], weight), name
+    rgb, depth = torch.rand(2, 3, 48, 64), torch.rand(2, 3, 48, 64) + 0.5
+    ids, mask = torch.randint(1000, 3000, (2, 9)), torch.ones(2, 9, dtype=torch.long)
+    with torch.no_grad():
+        out = new(rgb, depth, ids, mask)
+    assert out.point_logits.shape == (2, 4 * rows * cols)
+    assert torch.isfinite(out.point_logits).all()
+
+
 @pytest.mark.parametrize("preset,tower", [
     ("base", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                   intermediate_size=64, image_size=32, patch_size=8)),

@@ -60,9 +60,9 @@ def test_shipped_model_beats_the_centre_baseline_on_fresh_scenes(model, fresh_sa
 
 def test_nonsense_instructions_still_answered_with_low_confidence(model, fresh_samples):
     """Gibberish gets a valid answer and a confidence below the model's measured accuracy
-    level on average (confidence is calibrated to 74 % val success, MODEL_CARD.md). It does
-    not yet separate nonsense from real prompts: on these scenes the mean confidence is 0.50
-    on gibberish and 0.58 on the real prompts, the highest single one 0.73 (docs/model.md,
+    level on average (confidence is calibrated to 74.6 % val success, MODEL_CARD.md). It does
+    not yet separate nonsense from real prompts: on these scenes the mean confidence is 0.56
+    on gibberish and 0.60 on the real prompts, the highest single one 0.77 (docs/model.md,
     "Not done")."""
     scenes = {s.scene_id: s for s in fresh_samples}.values()
     confidences = []

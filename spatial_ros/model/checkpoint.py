@@ -79,6 +79,7 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
         config = SpatialMambaConfig.from_json(path / CONFIG_NAME)
     except ConfigError as exc:
         raise CheckpointError(f"checkpoint {path}: bad {CONFIG_NAME}: {exc}") from exc
+    saved_grid = config.grid
     if overrides:
         try:
             config = from_dict(SpatialMambaConfig, {**config.to_dict(), **overrides},
@@ -93,6 +94,10 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path}: {WEIGHTS_NAME} is corrupt or truncated "
                               f"({exc})") from exc
+    if config.grid != saved_grid and "pos_embed" in state:
+        state["pos_embed"] = resize_pos_embed(state["pos_embed"], saved_grid, config.grid)
+        log.info("checkpoint %s: position embeddings resized from a %dx%d to a %dx%d grid",
+                 path, *saved_grid, *config.grid)
     try:
         model = build_model(config, init_text=False, tokenizer_dir=path)
     except (OSError, ValueError) as exc:
@@ -103,6 +108,15 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
                  path, len(fresh), ", ".join(fresh))
     model.load_state_dict(state, strict=not fresh)
     return model.to(device).eval()
+
+
+def resize_pos_embed(pos: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
+                     ) -> torch.Tensor:
+    """(rows*cols, D) raster-order position embeddings interpolated to another token grid,
+    so training can go on from a checkpoint at a finer grid (ViT's recipe)."""
+    grid = pos.float().T.reshape(1, -1, *old)
+    grid = torch.nn.functional.interpolate(grid, size=new, mode="bilinear", align_corners=False)
+    return grid.reshape(pos.shape[1], -1).T.contiguous().to(pos.dtype)
 
 
 def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where,

@@ -27,6 +27,11 @@ class SpatialMambaConfig:
     image_height: int = 128
     conv_stem: int = 4  # patchify stem stride (cheap on CPU), then one stride-2 block per
     conv_channels: list[int] = field(default_factory=lambda: [48, 96, 128])  # ... -> stride 16
+    # stride of the last conv block (and the height encoder's): 1 gives twice the token grid
+    # each way (16x20 at 160x128) with the same weights, so a checkpoint trained at 2 can be
+    # trained on at 1. Why: an 8x10 cell is 64x60 camera px and the executor's objects are
+    # 25-40 px, so one cell's token often holds two objects.
+    conv_final_stride: Literal[1, 2] = 2
     vision_tower: str | None = None  # hub id or local dir for clip/siglip pretrained weights
     vision_tower_config: dict[str, Any] = field(default_factory=dict)  # random-init towers
     max_depth_m: float = 2.0  # depth normalisation range; beyond is clipped
@@ -156,7 +161,7 @@ class SpatialMambaConfig:
     @property
     def patch_size(self) -> int:
         if self.vision == "conv":
-            return self.conv_stem * 2 ** (len(self.conv_channels) - 1)
+            return self.conv_stem * 2 ** (len(self.conv_channels) - 2) * self.conv_final_stride
         return int(self.vision_tower_config.get("patch_size", 16))
 
     @property

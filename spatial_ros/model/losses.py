@@ -10,7 +10,12 @@
   cell of the object the prompt's relation is to, over the samples that name one;
 - objects (``object_aux`` models): cross-entropy of every visible object's colour and category
   read from the second-read token of its centroid's cell, and of its colour read from the
-  fine colour key at its centroid, over all objects in the frame.
+  fine colour key at its centroid, over all objects in the frame;
+- terms (deep supervision of the point head): the point loss again on each score the point
+  logits sum (token, word, colour, shape, fine colour, relation), averaged. A score that
+  cannot tell the target from the prompt (the relation score when no relation is named, the
+  colour score when two objects share the named colour) is best flat there, so it stops
+  adding confident noise to the sum; one that can learns to on its own.
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ class LossWeights:
     depth: float = 10.0
     anchor: float = 0.5
     objects: float = 0.3
+    terms: float = 0.0
 
 
 def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
                    w: LossWeights) -> dict[str, torch.Tensor]:
     target = batch["cell_target"].float()
-    logp = F.log_softmax(out.point_logits, dim=-1)
-    losses = {"point": -(target * logp).sum(-1).mean()}
+    losses = {"point": point_loss(out.point_logits, target)}
     weight = batch["offset_weight"].float()
     err = (out.point_offsets - batch["cell_offsets"].float()).abs().sum(-1)
     losses["offset"] = ((err * weight).sum(-1) / weight.sum(-1).clamp_min(1e-6)).mean()
@@ -68,8 +73,16 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
         losses["anchor"] = anchor_loss(out.anchor_logits, batch["anchor_cells"])
     if model.config.object_aux:
         losses["objects"] = object_loss(model, out, batch["object_xy"], batch["object_labels"])
+    if w.terms and out.point_terms:
+        losses["terms"] = sum(point_loss(t, target) for t in out.point_terms.values()
+                              ) / len(out.point_terms)
     losses["total"] = sum(getattr(w, k) * v for k, v in losses.items())
     return losses
+
+
+def point_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (B, N) cell logits against a (B, N) target distribution."""
+    return -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
 
 
 def anchor_loss(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:

@@ -59,12 +59,13 @@ class ConvEncoder(nn.Module):
     """Small from-scratch patch encoder: a patchify stem (stride ``stem``), then stride-2 conv
     blocks with a depthwise context conv each; one token per output cell."""
 
-    def __init__(self, channels: list[int], stem: int = 4) -> None:
+    def __init__(self, channels: list[int], stem: int = 4, final_stride: int = 2) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
         for i, c_out in enumerate(channels):
-            k, s, p = (stem, stem, 0) if i == 0 else (3, 2, 1)
+            last = i == len(channels) - 1
+            k, s, p = (stem, stem, 0) if i == 0 else (3, final_stride if last else 2, 1)
             layers += [nn.Conv2d(c_in, c_out, k, stride=s, padding=p, bias=False),
                        nn.GroupNorm(min(8, c_out), c_out), nn.GELU(),
                        nn.Conv2d(c_out, c_out, 3, padding=1, groups=c_out),  # cheap context
@@ -105,7 +106,7 @@ class TowerEncoder(nn.Module):
 
 def build_vision_encoder(cfg: SpatialMambaConfig, pretrained: bool) -> nn.Module:
     if cfg.vision == "conv":
-        return ConvEncoder(cfg.conv_channels, cfg.conv_stem)
+        return ConvEncoder(cfg.conv_channels, cfg.conv_stem, cfg.conv_final_stride)
     return TowerEncoder(cfg.vision, cfg.vision_tower_config,
                         cfg.vision_tower if pretrained else None)
 
@@ -239,13 +240,13 @@ class HeightEncoder(nn.Module):
     """Height map -> one shape key per token cell. Stride ``patch`` like the image encoders;
     the last 3x3 conv lets a cell see its neighbours (an object spans several cells)."""
 
-    def __init__(self, patch: int, width: int) -> None:
+    def __init__(self, patch: int, width: int, final_stride: int = 2) -> None:
         super().__init__()
-        stem = patch // 4
+        stem = patch * 2 // (4 * final_stride)  # patch = stem * 2 * final_stride
         self.net = nn.Sequential(
             nn.Conv2d(1, 16, stem, stride=stem), nn.GELU(),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(32, 32, 3, stride=final_stride, padding=1), nn.GELU(),
             nn.Conv2d(32, width, 3, padding=1))
 
     def forward(self, heights: torch.Tensor) -> torch.Tensor:
@@ -422,6 +423,7 @@ class SpatialMambaOutput:
     anchor_logits: torch.Tensor | None = None  # (B, N_ANCHORS, N) relation_match's anchors
     tokens: torch.Tensor | None = None  # (B, N, d) second-read outputs (object_aux's input)
     fine_keys: torch.Tensor | None = None  # (B, C, rows*f, cols*f) colour_fine's keys
+    point_terms: dict[str, torch.Tensor] | None = None  # (B, N) each score point_logits sums
 
     @property
     def rotation(self) -> torch.Tensor:
@@ -488,7 +490,7 @@ class SpatialMamba(nn.Module):
             nn.init.zeros_(self.colour_query.bias)
         if cfg.shape_match:  # see SpatialMambaConfig.shape_match; zero query and skip as above
             d_word = self.text_encoder.out_dim + d
-            self.shape_encoder = HeightEncoder(cfg.patch_size, SHAPE_WIDTH)
+            self.shape_encoder = HeightEncoder(cfg.patch_size, SHAPE_WIDTH, cfg.conv_final_stride)
             self.shape_weight = nn.Linear(d_word, 1)
             self.shape_query = nn.Linear(d_word, SHAPE_WIDTH)
             self.shape_skip = nn.Linear(SHAPE_WIDTH, d)
@@ -557,32 +559,35 @@ class SpatialMamba(nn.Module):
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
         match = _match(self.point_key(rgb_out), query)
+        terms = {"token": match}  # each point score on its own (term supervision's input)
         if (cfg.word_match or cfg.colour_match or cfg.shape_match or cfg.relation_match
                 or cfg.colour_fine):
             word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
         if self.config.word_match:
             query = _pooled_query(word_feats, attention_mask, self.word_weight, self.word_query)
-            match = match + _match(self.word_key(rgb_out), query)
+            terms["word"] = _match(self.word_key(rgb_out), query)
         if self.config.colour_match:
             query = _pooled_query(word_feats, attention_mask, self.colour_weight,
                                   self.colour_query)
             colour_keys = self.colour_key(cell_colours.to(query.dtype))
-            match = match + _match(colour_keys, query)
+            terms["colour"] = _match(colour_keys, query)
         if self.config.shape_match:
             query = _pooled_query(word_feats, attention_mask, self.shape_weight,
                                   self.shape_query)
-            match = match + _match(shape_keys.to(query.dtype), query)
+            terms["shape"] = _match(shape_keys.to(query.dtype), query)
         if fine is not None:
-            match = match + fine[0](fine[1], word_feats, attention_mask).to(match.dtype)
+            terms["colour_fine"] = fine[0](fine[1], word_feats, attention_mask).to(match.dtype)
         anchor_logits = None
         if self.config.relation_match:
             related, anchor_logits = self.relation_match(
                 word_feats, attention_mask, rgb_out, colour_keys, shape_keys,
                 cell_points(depth, self.config.grid, self.config.max_depth_m),
                 table_frame(plane[1]), fine)
-            match = match + related
+            terms["relation"] = related
         point = self.point_head(rgb_out)
-        point_logits = (point[..., 0] + match).float()
+        terms["token"] = terms["token"] + point[..., 0]
+        terms = {k: t.float() for k, t in terms.items()}
+        point_logits = sum(terms.values())
         # the cell the answer comes from (decode_point's argmax): not the softmax, whose mass
         # an uncertain model spreads over the image; no gradient moves where the head looks
         cell = point_logits.argmax(-1)
@@ -612,6 +617,7 @@ class SpatialMamba(nn.Module):
             anchor_logits=anchor_logits,
             tokens=rgb_out,
             fine_keys=None if fine is None else fine[1],
+            point_terms=terms,
         )
 
     def _cell_colours(self, rgb: torch.Tensor) -> torch.Tensor:

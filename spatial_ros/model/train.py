@@ -95,6 +95,9 @@ class TrainConfig:
     calibrate: bool = True
 
 
+SHOWN_LOSSES = ("total", "point", "rotation", "anchor", "objects", "terms")  # progress bar
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - third-party code may use the global RNG
@@ -320,7 +323,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 step += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in losses.items()
-                                 if k in ("total", "point", "rotation", "anchor", "objects")})
+                                 if k in SHOWN_LOSSES})
                 over = cfg.max_minutes is not None and \
                     time.perf_counter() - t_start > 60 * cfg.max_minutes
                 stopped = dist.broadcast_flag(over, info)
