@@ -160,8 +160,9 @@ class SpatialMambaConfig:
 
     @property
     def patch_size(self) -> int:
-        if self.vision == "conv":
-            return self.conv_stem * 2 ** (len(self.conv_channels) - 2) * self.conv_final_stride
+        if self.vision == "conv":  # the stem, then stride-2 blocks, the last at final stride
+            blocks = len(self.conv_channels) - 1
+            return self.conv_stem * (2 ** (blocks - 1) * self.conv_final_stride if blocks else 1)
         return int(self.vision_tower_config.get("patch_size", 16))
 
     @property

@@ -242,7 +242,7 @@ class HeightEncoder(nn.Module):
 
     def __init__(self, patch: int, width: int, final_stride: int = 2) -> None:
         super().__init__()
-        stem = patch * 2 // (4 * final_stride)  # patch = stem * 2 * final_stride
+        stem = patch // (2 * final_stride)  # patch = stem * 2 * final_stride
         self.net = nn.Sequential(
             nn.Conv2d(1, 16, stem, stride=stem), nn.GELU(),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU(),
@@ -558,8 +558,8 @@ class SpatialMamba(nn.Module):
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         rgb_out = hidden[:, -n_img:]
         query = self.point_query(torch.cat([hidden[:, -1], text_pooled], dim=-1))
-        match = _match(self.point_key(rgb_out), query)
-        terms = {"token": match}  # each point score on its own (term supervision's input)
+        # each point score on its own (term supervision's input); the point logits sum them
+        terms = {"token": _match(self.point_key(rgb_out), query)}
         if (cfg.word_match or cfg.colour_match or cfg.shape_match or cfg.relation_match
                 or cfg.colour_fine):
             word_feats = torch.cat([words.to(hidden.dtype), hidden[:, :words.shape[1]]], dim=-1)
@@ -576,7 +576,7 @@ class SpatialMamba(nn.Module):
                                   self.shape_query)
             terms["shape"] = _match(shape_keys.to(query.dtype), query)
         if fine is not None:
-            terms["colour_fine"] = fine[0](fine[1], word_feats, attention_mask).to(match.dtype)
+            terms["colour_fine"] = fine[0](fine[1], word_feats, attention_mask)
         anchor_logits = None
         if self.config.relation_match:
             related, anchor_logits = self.relation_match(
