@@ -54,6 +54,44 @@ def test_generated_samples_follow_the_format_and_answers_are_consistent(dataset)
                 assert np.linalg.norm(seen - np.asarray(s.grasp["position"])) < 0.12
 
 
+def test_the_benchmark_does_not_score_a_yaw_the_object_does_not_have(dataset):
+    """The true grasp turned 37 deg about its approach: no error on a sphere or an upright
+    cylinder (every yaw grasps it alike), 37 deg on a block, a mug or a cube."""
+    import dataclasses
+
+    from scipy.spatial.transform import Rotation
+
+    from spatial_ros.data.evaluate import evaluate_sample
+    from spatial_ros.data.prediction import Prediction
+
+    turn = Rotation.from_euler("z", 37.0, degrees=True).as_matrix()
+
+    class Turned:  # answers the sample's own point and grasp, turned
+        def __init__(self, s):
+            self.s = s
+
+        def predict(self, rgb, depth, intr, text):
+            x, y = self.s.points[0]
+            return Prediction.from_norm(x, y, intr.width, intr.height,
+                                        rotation=np.asarray(self.s.grasp["rotation"]) @ turn,
+                                        position=np.asarray(self.s.grasp["position"]))
+
+    def as_category(s, category):  # the same sample with its target read as ``category``
+        objects = [dict(o, category=category) if o["id"] == s.target_id else o
+                   for o in s.objects]
+        return dataclasses.replace(s, objects=objects)
+
+    grasps = [s for s in load_split(dataset, "train") if s.grasp]
+    assert grasps
+    results = [evaluate_sample(Turned(s), s) for s in grasps]
+    results += [evaluate_sample(Turned(s), as_category(s, c)) for s in grasps[:2]
+                for c in ("sphere", "cylinder", "cube", "mug")]
+    for r in results:
+        want = 0.0 if r.target in ("sphere", "cylinder") else 37.0
+        assert r.rot_err_deg == pytest.approx(want, abs=0.1), r.target  # 6-digit files
+    assert "per object grasped:" in markdown_report({"turned": results})
+
+
 def test_generation_resumes_without_rendering_again(dataset):
     shards = sorted((dataset / "shards" / "train").glob("*.jsonl"))
     before = {p: p.stat().st_mtime_ns for p in shards}

@@ -18,6 +18,10 @@ from spatial_ros.data.expressions import (
     resolve,
 )
 from spatial_ros.data.grasps import (
+    ANY_TURN,
+    HALF_TURN,
+    QUARTER_TURN,
+    approach_symmetry,
     grasp_rotation_error_deg,
     side_grasp,
     to_camera,
@@ -158,6 +162,33 @@ def test_grasp_is_top_down_across_the_narrow_side():
     # the half turn about the approach axis is the same parallel-jaw grasp
     flipped = g.rotation @ np.diag([-1.0, -1.0, 1.0])
     assert grasp_rotation_error_deg(flipped, g.rotation) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rotation_error_ignores_the_turns_that_give_the_same_grasp():
+    """A turn about the approach the object does not see is not an error; one it sees is."""
+    from scipy.spatial.transform import Rotation
+
+    down = np.array([0.0, 0.0, -1.0])
+    yawed = Rotation.from_euler("z", 25.0, degrees=True).as_matrix()
+    upright, lying = np.eye(3), Rotation.from_euler("x", 90.0, degrees=True).as_matrix()
+    assert approach_symmetry("sphere", upright, down) == ANY_TURN
+    assert approach_symmetry("cylinder", yawed, down) == ANY_TURN
+    assert approach_symmetry("cylinder", lying, down) == HALF_TURN  # across its round side
+    assert approach_symmetry("cube", yawed, down) == QUARTER_TURN
+    assert approach_symmetry("cube", Rotation.from_euler("x", 45.0, degrees=True).as_matrix(),
+                             down) == HALF_TURN  # on an edge: no face faces the gripper
+    assert approach_symmetry("block", yawed, down) == HALF_TURN
+    assert approach_symmetry("mug", upright, down) == HALF_TURN  # the handle breaks it
+    g = top_down_grasp(ObjectNode(0, "cube", "red", (0.05, 0.05, 0.05), [0.5, 0.0, 0.025],
+                                  rotation=yawed))
+    quarter = g.rotation @ Rotation.from_euler("z", 90.0, degrees=True).as_matrix()
+    assert grasp_rotation_error_deg(quarter, g.rotation, QUARTER_TURN) == pytest.approx(
+        0.0, abs=1e-6)
+    assert grasp_rotation_error_deg(quarter, g.rotation, HALF_TURN) == pytest.approx(90.0)
+    tilt = Rotation.from_euler("x", 12.0, degrees=True).as_matrix()
+    spun = g.rotation @ Rotation.from_euler("z", 70.0, degrees=True).as_matrix() @ tilt
+    assert grasp_rotation_error_deg(spun, g.rotation, ANY_TURN) == pytest.approx(12.0)
+    assert grasp_rotation_error_deg(spun, g.rotation, QUARTER_TURN) > 20.0
 
 
 def test_bad_objects_are_rejected_with_clear_errors():

@@ -411,6 +411,27 @@ def test_a_side_grasp_is_the_identity_in_the_gravity_frame():
         assert torch.rad2deg(grasp_rotation_error(gravity_frame(geo), truth)).item() < 0.1
 
 
+def test_the_training_rotation_error_matches_the_benchmark_s_per_symmetry():
+    """The loss and validation read the same symmetric error the benchmark scores."""
+    from scipy.spatial.transform import Rotation
+
+    from spatial_ros.data.grasps import grasp_rotation_error_deg
+    from spatial_ros.model.spatial_mamba import grasp_rotation_error
+
+    pred = Rotation.random(12, random_state=1).as_matrix()
+    true = Rotation.random(12, random_state=2).as_matrix()
+    symmetry = torch.tensor([0, 2, 4] * 4)
+    got = torch.rad2deg(grasp_rotation_error(torch.tensor(pred), torch.tensor(true),
+                                             symmetry)).numpy()
+    want = [grasp_rotation_error_deg(p, t, int(k))
+            for p, t, k in zip(pred, true, symmetry, strict=True)]
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    plain = torch.rad2deg(grasp_rotation_error(torch.tensor(pred), torch.tensor(true))).numpy()
+    np.testing.assert_allclose(plain, [grasp_rotation_error_deg(p, t) for p, t in
+                                       zip(pred, true, strict=True)], atol=1e-3)  # half turn
+    assert (got <= plain + 1e-4).all()
+
+
 def test_table_heights_read_a_box_on_a_tilted_table(model):
     """Height above the fitted plane: 0 on the table, the box's 7 cm on its top, whatever the
     camera's pitch (the point the shape key reads shapes from)."""
@@ -428,6 +449,72 @@ def test_table_heights_read_a_box_on_a_tilted_table(model):
     table = np.ones((h, w), dtype=bool)
     table[box] = False
     assert np.abs(heights[table]).max() < 0.005
+
+
+def _box_on_table(size, yaw_deg: float, h: int = 128, w: int = 160):
+    """Depth (H, W) of a box of ``size`` (x, y, z metres) turned ``yaw_deg`` about the up of
+    a table 0.7 m below a camera pitched 50 deg down, centred where the optical axis meets the
+    table; with the intrinsics, the table's up and the box's x and y axes (camera frame)."""
+    intr = Intrinsics(w, h, fx=150.0, fy=150.0, cx=w / 2 - 0.5, cy=h / 2 - 0.5)
+    pitch = np.deg2rad(50.0)
+    up = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
+    ahead = np.array([0.0, 0.0, 1.0]) - np.sin(pitch) * -up  # level, away from the camera
+    ahead /= np.linalg.norm(ahead)
+    right = np.cross(ahead, up)
+    yaw = np.deg2rad(yaw_deg)
+    ax, ay = np.cos(yaw) * right + np.sin(yaw) * ahead, -np.sin(yaw) * right + np.cos(yaw) * ahead
+    axes = np.column_stack([ax, ay, up])
+    centre = np.array([0.0, 0.0, 0.7 / np.sin(pitch)]) + up * size[2] / 2
+    u = (np.arange(w) - intr.cx) / intr.fx
+    v = (np.arange(h) - intr.cy) / intr.fy
+    rays = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
+    depth = -0.7 / (rays @ up)
+    o, d = axes.T @ -centre, rays @ axes  # the box's own frame; t along a ray is its depth
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (-np.asarray(size) / 2 - o) / d, (np.asarray(size) / 2 - o) / d
+    near, far = np.minimum(t1, t2).max(-1), np.maximum(t1, t2).min(-1)
+    hit = (near <= far) & (near > 0)
+    depth[hit] = near[hit]
+    return depth.astype(np.float32), intr, up, ax, ay
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 30.0, 65.0])
+def test_the_footprint_frame_closes_across_the_narrow_side_of_what_is_answered(model, yaw_deg):
+    """z down the table's normal, y across the block's 4.5 cm side (either side of a cube),
+    whatever its yaw; an empty table falls back to the gravity frame's level axis."""
+    from spatial_ros.model.spatial_mamba import (
+        camera_geometry,
+        footprint_frame,
+        gravity_frame,
+        table_plane,
+    )
+
+    grid, max_depth = (8, 10), model.config.max_depth_m
+
+    def frame(depth, intr, cell=44):
+        xyz = model.processor.normalize_depth(torch.tensor(depth)[None, None],
+                                              normalized_intrinsics(intr)[None])
+        plane = table_plane(xyz, grid, max_depth)
+        look = torch.nn.functional.one_hot(torch.tensor([cell]), 80).float()
+        geo = camera_geometry(xyz, plane[1], look, grid, max_depth)
+        r = footprint_frame(xyz, plane, torch.tensor([cell]), geo, grid, max_depth)[0]
+        return r.double(), geo
+
+    def angle(a, b):  # degrees between two axes, either sign
+        return np.degrees(np.arccos(min(1.0, abs(float(np.dot(a, b))))))
+
+    depth, intr, up, ax, ay = _box_on_table((0.09, 0.045, 0.04), yaw_deg)
+    r, _ = frame(depth, intr)
+    assert angle(r[:, 2].numpy(), -up) < 0.5 and float(r[:, 2] @ torch.tensor(up)) < 0
+    assert angle(r[:, 1].numpy(), ay) < 6.0  # across the narrow side
+    torch.testing.assert_close(r.T @ r, torch.eye(3, dtype=r.dtype), atol=1e-5, rtol=0)
+    depth, intr, up, ax, ay = _box_on_table((0.05, 0.05, 0.05), yaw_deg)
+    r, _ = frame(depth, intr)
+    assert min(angle(r[:, 1].numpy(), ax), angle(r[:, 1].numpy(), ay)) < 6.0
+    depth, intr, up, _, _ = _box_on_table((0.05, 0.05, 0.0), yaw_deg)  # nothing on the table
+    r, geo = frame(depth, intr)
+    fallback = gravity_frame(geo)[0, :, 1].double().numpy()  # level, across the line of sight
+    assert angle(r[:, 1].numpy(), fallback) < 1.0
 
 
 def test_shape_match_starts_silent_and_learns(model, tmp_path):

@@ -4,7 +4,9 @@ Metrics: RefSpatial-Bench's accuracy (the share of predicted points inside the t
 float coordinates are read as normalized, integers as pixels), placement success (that
 accuracy on free-space prompts), grasp position error in cm (the referrer's 3D position, or
 its point back-projected through the depth image, against the ground-truth grasp centre) and
-grasp rotation error (geodesic degrees, modulo the gripper's half-turn symmetry).
+grasp rotation error (geodesic degrees, modulo the turns about the approach axis that give
+the same grasp: the gripper's half turn, and the target's own symmetry, e.g. any turn on a
+sphere; ``data.grasps.approach_symmetry``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spatial_ros.data.dataset import RefSample
-from spatial_ros.data.grasps import grasp_rotation_error_deg
+from spatial_ros.data.grasps import grasp_rotation_error_deg, sample_grasp_symmetry
 from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.geometry.depth_query import query_depth
 
@@ -34,6 +36,7 @@ class SampleResult:
     latency_s: float
     error: str = ""
     robot: str = ""  # the robot in view (robot-scene datasets); "" for bare tables
+    target: str = ""  # the category of the object to grasp; "" without a grasp
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,15 +85,19 @@ def evaluate_sample(referrer, s: RefSample) -> SampleResult:
     latency = time.perf_counter() - t0
     acc = points_in_mask([tuple(float(c) for c in pred.point_norm)], mask)
     pos_err = rot_err = None
+    target = ""
     if s.grasp is not None:
+        target = next((str(o.get("category", "")) for o in s.objects or []
+                       if o.get("id") == s.target_id), "")
         p = _predicted_position(pred, depth_m, s.intrinsics)
         if p is not None:
             pos_err = 100.0 * float(np.linalg.norm(p - np.asarray(s.grasp["position"])))
         if getattr(pred, "rotation", None) is not None:
-            rot_err = grasp_rotation_error_deg(np.asarray(pred.rotation),
-                                               np.asarray(s.grasp["rotation"]))
+            r_true = np.asarray(s.grasp["rotation"])
+            sym = sample_grasp_symmetry(s.objects, s.target_id, s.camera_pose, r_true)
+            rot_err = grasp_rotation_error_deg(np.asarray(pred.rotation), r_true, sym)
     return SampleResult(s.id, s.kind, s.steps, s.placement, acc, pos_err, rot_err, latency,
-                        robot=s.extra.get("robot", ""))
+                        robot=s.extra.get("robot", ""), target=target)
 
 
 def evaluate(referrer, samples: Iterable[RefSample], progress: bool = True,
@@ -196,4 +203,8 @@ def markdown_report(all_results: dict[str, Sequence[SampleResult]], title: str =
                               else None)
     lines += _group_table("Grasp rotation error (°, median) per kind:", "kind",
                           {n: group_rotation_error(r) for n, r in all_results.items()})
+    lines += _group_table(  # a sphere's or a cylinder's yaw is free: where yaw is read at all
+        "Grasp rotation error (°, median) per object grasped:", "object",
+        {n: group_rotation_error([x for x in r if x.target], "target")
+         for n, r in all_results.items()})
     return "\n".join(lines) + "\n"

@@ -6,7 +6,11 @@ approaches along world -z and closes across the object's narrower horizontal sid
 object's centre. A side grasp (the ``grasp_side`` task kind) approaches horizontally along the
 camera's line of sight to the object and closes across it, level with the table, at the
 object's centre. A parallel-jaw grasp is symmetric under a half turn about the approach axis,
-so rotation errors take the smaller of the two (``grasp_rotation_error_deg``).
+so rotation errors take the smallest over it (``grasp_rotation_error_deg``). The object may add
+more: a cube approached along a face is the same grasp after a quarter turn, a sphere or an
+upright cylinder approached along its axis after any turn (``approach_symmetry``). Its
+ground-truth yaw is then an arbitrary choice, so an error that counted it would score a
+guess, not the grasp.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
 from spatial_ros.geometry.rotations import geodesic_deg
@@ -95,6 +100,52 @@ def to_camera(grasp: Grasp, g: SceneGraph) -> Grasp:
     return Grasp(g.to_camera(grasp.position[None])[0], R.T @ grasp.rotation, grasp.width)
 
 
-def grasp_rotation_error_deg(r_pred: np.ndarray, r_true: np.ndarray) -> float:
-    """Geodesic angle, the smaller over the gripper's half-turn symmetry about approach."""
-    return float(min(geodesic_deg(r_pred, r_true), geodesic_deg(r_pred, r_true @ HALF_TURN_Z)))
+#: symmetry order about the approach axis: turns by 360° / order give an equal grasp;
+#: ANY_TURN: every turn does (only the approach direction matters).
+ANY_TURN = 0
+HALF_TURN = 2
+QUARTER_TURN = 4
+_ALONG_AXIS_COS = np.cos(np.deg2rad(10.0))  # approach within 10° of an object axis
+
+
+def approach_symmetry(category: str, object_rotation: np.ndarray,
+                      approach: np.ndarray) -> int:
+    """Symmetry order of a parallel-jaw grasp on an object of ``category`` about the grasp's
+    ``approach`` direction (same frame as ``object_rotation``'s columns, the object's axes)."""
+    if category == "sphere":
+        return ANY_TURN
+    axes = np.asarray(object_rotation, dtype=float)
+    a = np.asarray(approach, dtype=float) / max(float(np.linalg.norm(approach)), 1e-12)
+    along = np.abs(axes.T @ a) >= _ALONG_AXIS_COS
+    if category == "cylinder" and along[2]:  # the cylinder's axis is its local z
+        return ANY_TURN
+    if category == "cube" and along.any():
+        return QUARTER_TURN
+    return HALF_TURN
+
+
+def grasp_rotation_error_deg(r_pred: np.ndarray, r_true: np.ndarray,
+                             symmetry: int = HALF_TURN) -> float:
+    """Geodesic angle, the smallest over the grasp's turns about its approach axis
+    (``symmetry`` as ``approach_symmetry`` returns); with ``ANY_TURN`` the angle between the
+    two approach directions."""
+    r_pred, r_true = np.asarray(r_pred, dtype=float), np.asarray(r_true, dtype=float)
+    if symmetry == ANY_TURN:
+        cos = float(r_pred[:, 2] @ r_true[:, 2])
+        return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    turns = [Rotation.from_euler("z", 2.0 * np.pi * k / symmetry).as_matrix()
+             for k in range(symmetry)]
+    return float(min(geodesic_deg(r_pred, r_true @ t) for t in turns))
+
+
+def sample_grasp_symmetry(objects: list[dict] | None, target_id: int | None,
+                          camera_pose: np.ndarray, grasp_rotation_camera: np.ndarray) -> int:
+    """``approach_symmetry`` of a dataset sample's grasp (stored in the camera frame) on its
+    target object; ``HALF_TURN`` when the sample does not say what the object is (bags)."""
+    target = next((o for o in objects or [] if o.get("id") == target_id), None)
+    if target is None or "rotation" not in target:
+        return HALF_TURN
+    approach = np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,
+                                                                   float)[:, 2]
+    return approach_symmetry(str(target.get("category")), np.asarray(target["rotation"]),
+                             approach)

@@ -126,8 +126,11 @@ class SpatialMambaConfig:
     # the frame the rotation head answers in: "camera", or "gravity", the frame at the
     # answered cell whose z is the horizontal line of sight and y the table-level normal to
     # it (needs policy_geometry): there a side grasp is the identity and a top-down one a
-    # fixed tilt plus a yaw, whatever the camera's pitch or the object's bearing
-    policy_frame: Literal["camera", "gravity"] = "camera"
+    # fixed tilt plus a yaw, whatever the camera's pitch or the object's bearing; or
+    # "footprint", z down the table's normal and y across the narrow side of the answered
+    # object's depth footprint (``footprint_frame``): there a top-down grasp across the narrow
+    # side is the identity, its yaw read off the depth instead of a few pixels' features
+    policy_frame: Literal["camera", "gravity", "footprint"] = "camera"
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
     calibration_temperature: float = 1.0  # fitted on val after training
     format_version: int = FORMAT_VERSION
@@ -139,8 +142,9 @@ class SpatialMambaConfig:
         if self.backbone == "mamba2" and (self.expand * self.d_model) % self.head_dim:
             raise ConfigError(f"mamba2 needs expand*d_model ({self.expand * self.d_model}) "
                               f"divisible by head_dim ({self.head_dim})")
-        if self.policy_frame == "gravity" and not self.policy_geometry:
-            raise ConfigError("policy_frame gravity is built from policy_geometry: enable it")
+        if self.policy_frame != "camera" and not self.policy_geometry:
+            raise ConfigError(f"policy_frame {self.policy_frame} is built from policy_geometry: "
+                              "enable it")
         for part in ("policy_geometry", "shape_match", "relation_match", "colour_fine"):
             if getattr(self, part) and self.depth_input != "xyz":
                 raise ConfigError(f"{part} reads the depth point map: needs depth_input xyz")

@@ -62,8 +62,10 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
             point, _, _ = model.decode_point(out, temperature=1.0)
         contact = point + out.contact_delta
         losses["contact"] = F.l1_loss(contact[has], batch["contact"][has])
-        losses["rotation"] = grasp_rotation_error(out.rotation[has],
-                                                  batch["rotation"][has]).mean()
+        symmetry = batch.get("grasp_symmetry")
+        losses["rotation"] = grasp_rotation_error(
+            out.rotation[has], batch["rotation"][has],
+            None if symmetry is None else symmetry[has]).mean()
         losses["width"] = F.l1_loss(out.gripper_width[has], batch["width"][has])
         losses["depth"] = F.l1_loss(out.depth_offset[has], batch["depth_offset"][has])
     else:

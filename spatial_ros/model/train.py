@@ -167,7 +167,8 @@ def collect_val(model: SpatialMamba, ds: CachedRefDataset, device, batch_size: i
         success.append(mask[torch.arange(len(mask)), row, col])
         out_pts.append(point.cpu())
         logits.append(out.point_logits.cpu())
-        err = grasp_rotation_error(out.rotation.cpu(), batch["rotation"].float())
+        err = grasp_rotation_error(out.rotation.cpu(), batch["rotation"].float(),
+                                   batch.get("grasp_symmetry"))
         rot_err.append(torch.where(batch["has_grasp"].bool(), torch.rad2deg(err), torch.nan))
     return {"point": torch.cat(out_pts).numpy(), "logits": torch.cat(logits),
             "success": torch.cat(success).numpy(), "rot_err_deg": torch.cat(rot_err).numpy()}
