@@ -81,6 +81,11 @@ class RefSample:
         except (TypeError, ValueError, KeyError) as exc:
             raise DatasetError(f"{where}: bad record: {exc}") from exc
 
+    def target_object(self) -> dict[str, Any] | None:
+        """The scene object the prompt refers to (its ``objects`` record); None for a
+        free-space answer or a sample without objects (labelled bags)."""
+        return next((o for o in self.objects or [] if o.get("id") == self.target_id), None)
+
     def _path(self, rel: str) -> Path:
         if self.root is None:
             raise DatasetError(f"sample {self.id}: no dataset root to resolve {rel!r}")

@@ -87,14 +87,14 @@ def evaluate_sample(referrer, s: RefSample) -> SampleResult:
     pos_err = rot_err = None
     target = ""
     if s.grasp is not None:
-        target = next((str(o.get("category", "")) for o in s.objects or []
-                       if o.get("id") == s.target_id), "")
+        obj = s.target_object()
+        target = "" if obj is None else str(obj.get("category", ""))
         p = _predicted_position(pred, depth_m, s.intrinsics)
         if p is not None:
             pos_err = 100.0 * float(np.linalg.norm(p - np.asarray(s.grasp["position"])))
         if getattr(pred, "rotation", None) is not None:
             r_true = np.asarray(s.grasp["rotation"])
-            sym = sample_grasp_symmetry(s.objects, s.target_id, s.camera_pose, r_true)
+            sym = sample_grasp_symmetry(obj, s.camera_pose, r_true)
             rot_err = grasp_rotation_error_deg(np.asarray(pred.rotation), r_true, sym)
     return SampleResult(s.id, s.kind, s.steps, s.placement, acc, pos_err, rot_err, latency,
                         robot=s.extra.get("robot", ""), target=target)

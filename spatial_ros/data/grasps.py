@@ -24,8 +24,6 @@ from scipy.spatial.transform import Rotation
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
 from spatial_ros.geometry.rotations import geodesic_deg
 
-HALF_TURN_Z = np.diag([-1.0, -1.0, 1.0])
-
 
 @dataclass
 class Grasp:
@@ -138,11 +136,11 @@ def grasp_rotation_error_deg(r_pred: np.ndarray, r_true: np.ndarray,
     return float(min(geodesic_deg(r_pred, r_true @ t) for t in turns))
 
 
-def sample_grasp_symmetry(objects: list[dict] | None, target_id: int | None,
-                          camera_pose: np.ndarray, grasp_rotation_camera: np.ndarray) -> int:
+def sample_grasp_symmetry(target: dict | None, camera_pose: np.ndarray,
+                          grasp_rotation_camera: np.ndarray) -> int:
     """``approach_symmetry`` of a dataset sample's grasp (stored in the camera frame) on its
-    target object; ``HALF_TURN`` when the sample does not say what the object is (bags)."""
-    target = next((o for o in objects or [] if o.get("id") == target_id), None)
+    target object (``RefSample.target_object``); ``HALF_TURN`` when the sample does not say
+    what the object is (bags)."""
     if target is None or "rotation" not in target:
         return HALF_TURN
     approach = np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,

@@ -96,7 +96,7 @@ def read_split(root: str | Path, split: str) -> list[Record]:
             points=[list(map(float, p)) for p in s.points], placement=s.placement,
             grasp=s.grasp, anchors=_anchor_points(s), objects=_object_labels(s),
             grasp_symmetry=HALF_TURN if not s.grasp else sample_grasp_symmetry(
-                s.objects, s.target_id, s.camera_pose, s.grasp["rotation"])))
+                s.target_object(), s.camera_pose, s.grasp["rotation"])))
     return records
 
 

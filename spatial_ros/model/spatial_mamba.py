@@ -176,15 +176,15 @@ def grasp_rotation_error(r_pred: torch.Tensor, r_true: torch.Tensor,
     ``data.grasps.approach_symmetry`` returns (2: the parallel gripper's half turn, the
     default; 4: a cube's quarter turns; 0: any turn, only the approach direction counts)."""
     turn = QUARTER_TURN_Z.to(r_true)
-    angles = [geodesic_angle(r_pred, r_true)]
+    turned = [r_true]  # quarter turns 0-3
     for _ in range(3):
-        r_true = r_true @ turn
-        angles.append(geodesic_angle(r_pred, r_true))
-    half = torch.minimum(angles[0], angles[2])
+        turned.append(turned[-1] @ turn)
+    half = torch.minimum(geodesic_angle(r_pred, turned[0]), geodesic_angle(r_pred, turned[2]))
     if symmetry is None:
         return half
-    quarter = torch.minimum(half, torch.minimum(angles[1], angles[3]))
-    cos = (r_pred[..., :, 2] * r_true[..., :, 2]).sum(-1)  # the turns keep the approach
+    quarter = torch.minimum(half, torch.minimum(geodesic_angle(r_pred, turned[1]),
+                                                geodesic_angle(r_pred, turned[3])))
+    cos = (r_pred[..., :, 2] * r_true[..., :, 2]).sum(-1)
     approach = torch.acos(cos.clamp(-1 + 1e-6, 1 - 1e-6))
     symmetry = symmetry.to(r_pred.device)
     return torch.where(symmetry == 0, approach, torch.where(symmetry == 4, quarter, half))
