@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_harness import NodeProcess, wait_for
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Empty, String
@@ -30,7 +30,12 @@ class _Probe:
         self.status: list[dict] = []
         self.joints: list[tuple[float, np.ndarray]] = []
         node.create_subscription(String, "/sim/objects", self._on_truth, qos)
-        node.create_subscription(String, "/spatial/status", self._on_status, qos)
+        # transient local like the executor's status: a rejection published before discovery
+        # reached this end is still delivered
+        latched = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.status_sub = node.create_subscription(String, "/spatial/status", self._on_status,
+                                                   latched)
         node.create_subscription(JointState, "/joint_states", self._on_joints, qos)
         self.task = node.create_publisher(String, "/spatial/task", qos)
         self.cancel = node.create_publisher(Empty, "/spatial/cancel", qos)
@@ -69,7 +74,8 @@ def _objects(probe) -> list[dict]:
 def _scene_ready(probe, sim, ex) -> tuple[dict, dict]:
     """Waits for the sim's ground truth and the executor's task topic; returns a container
     and a cube/block to pick from the scene."""
-    ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0, timeout=60.0)
+    ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0
+                  and probe.status_sub.get_publisher_count() > 0, timeout=60.0)
     assert ok, f"sim:\n{sim.output()}\nexecutor:\n{ex.output()}"
     objs = _objects(probe)
     box = next(o for o in objs if o["is_container"])
@@ -85,7 +91,7 @@ def test_executor_runs_a_task_against_the_sim_node_and_handles_bad_input(ros):
 
         probe.task.publish(String(data='{"id": "bad", "text": 3}'))  # no text
         probe.send("empty", "   ")
-        assert wait_for(lambda: probe.states("bad") and probe.states("empty"), timeout=10.0)
+        assert wait_for(lambda: probe.states("bad") and probe.states("empty"), timeout=30.0)
         text = (f"pick the {item['colour']} {item['category']} and put it in the "
                 f"{box['colour']} {box['category']}")
         probe.send("t1", text)
@@ -113,7 +119,8 @@ def test_cancel_stops_the_arm_over_ros(ros):
     with NodeProcess("spatial_ros.nodes.sim_node", *SIM_ARGS) as sim, \
             NodeProcess("spatial_ros.nodes.executor_node", *EXEC_ARGS) as ex:
         ok = wait_for(lambda: probe.truth and probe.task.get_subscription_count() > 0
-                      and probe.cancel.get_subscription_count() > 0, timeout=60.0)
+                      and probe.cancel.get_subscription_count() > 0
+                      and probe.status_sub.get_publisher_count() > 0, timeout=60.0)
         assert ok, f"sim:\n{sim.output()}\nexecutor:\n{ex.output()}"
         objs = _objects(probe)
         box = next(o for o in objs if o["is_container"])

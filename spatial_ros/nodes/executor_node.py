@@ -2,10 +2,12 @@
 
 Subscribes ``/spatial/task`` (std_msgs/String: plain text or JSON ``{"id", "text"}``) and
 ``/spatial/cancel`` (std_msgs/Empty); publishes ``/spatial/status`` (JSON: id, step, steps,
-step_text, state, error). A task runs in a worker thread so callbacks (joint states,
-perception results, cancel) never wait behind motion; cancel sets the task's stop flag and
-commands "hold here" at once. A second task while one runs is refused with a status, not
-queued. Grounding is the perception node (default) or the sim's ground truth.
+step_text, state, error), transient local with the last 20 kept, so a monitor that subscribes
+late (or whose discovery finishes after a quick rejection) still reads them. A task runs in a
+worker thread so callbacks (joint states, perception results, cancel) never wait behind
+motion; cancel sets the task's stop flag and commands "hold here" at once. A second task
+while one runs is refused with a status, not queued. Grounding is the perception node
+(default) or the sim's ground truth.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from typing import Any
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import Empty, String
 
 from spatial_ros.nodes.ros_transport import RELIABLE, PerceptionClient, RosArmTransport
-from spatial_ros.nodes.runtime import qos_from_name, run_node
+from spatial_ros.nodes.runtime import run_node
 
 NODE_NAME = "executor_node"
+STATUS_QOS = QoSProfile(depth=20, reliability=QoSReliabilityPolicy.RELIABLE,
+                        durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 PARAMS: dict[str, Any] = {
     "robot": "ur5",
     "backend": "",  # empty: the robot config's backend (sim)
@@ -73,8 +78,7 @@ class ExecutorNode(Node):
                                          p["gripper_topic"], fingers, group)
         self.stack.attach(self._backend())
         self.grounder, self.observer = self._grounding(group)
-        self.pub_status = self.create_publisher(String, p["status_topic"],
-                                                qos_from_name("reliable", depth=20))
+        self.pub_status = self.create_publisher(String, p["status_topic"], STATUS_QOS)
         self.create_subscription(String, p["task_topic"], self._on_task, RELIABLE,
                                  callback_group=group)
         self.create_subscription(Empty, p["cancel_topic"], self._on_cancel, RELIABLE,
