@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_executor.py [--quick] [--robots ur5 franka g1]
         [--grounding ground_truth geometric model [model:footprint_grasp=off]] [--scenes 50]
-        [--out DIR]
+        [--noise-seed N] [--out DIR]
 
 Three-step task: one object into a container, one to its left, one to its right (camera
 view), i.e. three pick-and-place actions (six executed steps).
@@ -49,7 +49,7 @@ MOVED_M = 0.03
 #: ``--grounding model:footprint_grasp=off``: the same grounding with one runner setting
 #: changed, to measure executor variants side by side on the same seeds
 RUNNER_VARIANTS = {key: typing.get_args(typing.get_type_hints(RunnerConfig)[key])
-                   for key in ("footprint_grasp", "place_beside")}
+                   for key in ("footprint_grasp", "place_beside", "observe_from")}
 
 
 def grounding_config(robot: str, grounding: str):
@@ -67,7 +67,8 @@ def grounding_config(robot: str, grounding: str):
     return source, cfg
 
 
-def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
+def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 0
+            ) -> dict | None:
     try:
         world = build_world(WorldConfig(), robot=robot, seed=seed)
     except ValueError:  # the seed's objects do not fit this robot's workspace
@@ -83,7 +84,7 @@ def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
     if source == "ground_truth":
         grounder, observer = GroundTruthGrounder(world), GroundTruthObserver(world)
     else:
-        grounder, cam = perception_grounder(world, stack, source)
+        grounder, cam = perception_grounder(world, stack, source, noise_seed=noise_seed)
         observer = NullObserver()
     start = {o.id: world.object_pose(o.id)[:3, 3].copy() for o in world.objects}
     t0, sim0 = time.perf_counter(), world.data.time
@@ -95,6 +96,7 @@ def run_one(robot: str, seed: int, kind: str, grounding: str) -> dict | None:
         if cam is not None:
             cam.close()
     return {"robot": robot, "seed": seed, "kind": kind, "grounding": grounding,
+            "noise_seed": noise_seed,
             "instruction": text, "runner_ok": report.ok, "success": ok,
             "error": report.error, "failed_step": report.failed_step,
             "retries": report.retries, "wall_s": time.perf_counter() - t0,
@@ -134,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
     ap.add_argument("--scenes", type=int, default=50)
     ap.add_argument("--quick", action="store_true", help="8 scenes per robot and task")
+    ap.add_argument("--noise-seed", type=int, default=0,
+                    help="> 0: other camera depth noise on the same scenes; the closed loop "
+                         "is chaotic, so runs with a few noise seeds give the spread a "
+                         "difference between two variants must exceed")
     ap.add_argument("--out", default="bench/results/executor")
     args = ap.parse_args(argv)
     n = 8 if args.quick else args.scenes
@@ -154,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             for grounding in groundings:
                 seed, done = 0, 0
                 while done < n and seed < 20 * n:
-                    r = run_one(robot, seed, kind, grounding)
+                    r = run_one(robot, seed, kind, grounding, args.noise_seed)
                     seed += 1
                     if r is None:
                         continue

@@ -67,6 +67,38 @@ def test_three_step_task_stack_then_next_to():
     assert pa[2] > pb[2] + 0.02 and np.linalg.norm(pa[:2] - pb[:2]) < 0.04  # a is on b
 
 
+@pytest.mark.parametrize("observe_from", ["here", "home"])
+def test_the_next_pick_is_asked_with_the_arm_home_when_so_configured(observe_from):
+    """``runner.observe_from: home``: before perception is asked what to pick next, the arm
+    (empty-handed after the place) goes home, so the frame shows the scene as the model
+    learnt it; ``here`` asks from wherever the arm stopped (the default)."""
+    world = build_world(robot="ur5", seed=0)
+    cfg = load_executor_config("ur5")
+    cfg.runner.observe_from = observe_from
+    stack = inprocess_stack(cfg, world)
+    grounder = GroundTruthGrounder(world)
+    asked_at: list[float] = []  # distance of the arm from home at each pick question
+    locate = grounder.locate
+
+    def spying_locate(phrase):
+        q = stack.backend.joint_positions()
+        asked_at.append(float(np.max(np.abs(q - stack.kin.home))))
+        return locate(phrase)
+
+    grounder.locate = spying_locate
+    box = next(o for o in world.objects if o.is_container)
+    a, b = [o for o in world.objects if o.graspable and o.category in ("cube", "block")][:2]
+    report = _runner(world, stack, grounder=grounder).run(
+        f"put {_phrase(a)} in {_phrase(box)}, then put {_phrase(b)} to the left of "
+        f"{_phrase(box)}")
+    assert report.ok, report
+    assert len(asked_at) == 2 and asked_at[0] < 0.02  # the first question: the arm starts home
+    if observe_from == "home":
+        assert asked_at[1] < 0.02
+    else:
+        assert asked_at[1] > 0.1  # still where the first place left it
+
+
 def test_put_all_expands_over_every_match():
     world, stack = _setup("franka", seed=0)
     box = next(o for o in world.objects if o.is_container)

@@ -140,6 +140,11 @@ def test_noisy_frame_is_seeded_and_close_to_exact(scene):
         with SimRealSense(world, seed=3) as cam:
             frames.append(cam.render())
     np.testing.assert_array_equal(frames[0].depth_mm, frames[1].depth_mm)
+    # a noise seed of its own (bench_executor --noise-seed): the same scene, other noise
+    with SimRealSense(world, seed=[3, 1]) as cam:
+        other = cam.render()
+    np.testing.assert_array_equal(other.rgb, frames[0].rgb)
+    assert np.mean(other.depth_mm != frames[0].depth_mm) > 0.2
     noisy = frames[0].depth_mm.astype(float)
     both = (noisy > 0) & (exact.depth_mm > 0)
     assert 0.85 < both.sum() / (exact.depth_mm > 0).sum() < 0.999  # some pixels dropped

@@ -166,6 +166,7 @@ class TaskRunner:
         attempts = 1 + self.cfg.runner.grasp_retries
         for attempt in range(attempts):
             if attempt > 0 or target is None:
+                self._clear_view(cancel)
                 target = self._ground(lambda: self.grounder.locate(phrase))
             if attempt > 0 and target.retry is not None:
                 # the same grasp again would likely come up empty again: grasp the object
@@ -205,6 +206,21 @@ class TaskRunner:
                 raise
             self.held, self.held_pose = target, pose
             return
+
+    def _clear_view(self, cancel: threading.Event) -> None:
+        """With ``runner.observe_from: home``, every arm that is not at home goes there
+        before perception is asked what to pick (the hand is empty here)."""
+        if self.cfg.runner.observe_from != "home":
+            return
+        for st in self.stacks:
+            if np.allclose(st.backend.joint_positions(), st.kin.home, atol=HOME_TOLERANCE):
+                continue
+            try:
+                self._skill(lambda st=st: st.skills.home(cancel))
+            except StepFailed as exc:
+                if cancel.is_set():
+                    raise
+                log.warning("could not clear the view (%s): asking from where the arm is", exc)
 
     def _arm_for(self, target: Target) -> ArmStack:
         """With two arms: one that reaches the object and, when the next step places it,
@@ -300,6 +316,7 @@ class TaskRunner:
         done: set[int] = set()
         anchor_ids: set[int] = set()
         for _ in range(self.cfg.runner.max_objects_for_all):
+            self._clear_view(cancel)
             targets = self.grounder.locate_all(step.target, exclude=done | anchor_ids)
             try:
                 anchor = self.grounder.place_target(step.relation, step.anchor, None)

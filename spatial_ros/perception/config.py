@@ -68,6 +68,7 @@ class PerceptionParams:
     footprint: bool = True
     footprint_window_px: int = 110
     footprint_min_height_m: float = 0.012
+    footprint_max_step_m: float = 0.015  # a depth jump this large parts two objects; 0: never
     # frames
     base_frame: str = "base_link"
     camera_frame: str = ""  # "" = the colour image's header.frame_id
@@ -107,7 +108,8 @@ class PerceptionParams:
                             cluster_min_support=self.refine_min_support,
                             min_depth_m=self.min_depth_m, max_depth_m=self.max_depth_m)
         footprint = FootprintConfig(enabled=self.footprint, window_px=self.footprint_window_px,
-                                    min_height_m=self.footprint_min_height_m)
+                                    min_height_m=self.footprint_min_height_m,
+                                    max_step_m=self.footprint_max_step_m)
         return PipelineConfig(depth=depth, footprint=footprint,
                               min_confidence=self.min_confidence,
                               max_instruction_chars=self.max_instruction_chars)

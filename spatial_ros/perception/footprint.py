@@ -11,6 +11,16 @@ camera mount error of a few millimetres does not matter: it is the highest level
 point that covers a real share of the window (the table top), not the window's lowest
 heights, because a camera that sees past the table's edge (the G1's head camera) has the
 floor in the window, and measured from the floor the whole table stands out as "object".
+
+Two things a single view gets wrong are corrected here. Objects standing close together touch
+in the image (the nearer one hides the gap), so the region grows only between neighbouring
+pixels that are also close in 3D (``max_step_m``): a depth jump separates them; but what
+stands inside a container stays part of it (``enclosing_regions``). And a camera
+sees a round object's near side but not its far side, so the visible region's middle lies
+towards the camera (1 cm on a 6 cm sphere) and its depth along the view is short: the
+middle is taken from the region's top layer (a top face, a rim, a sphere's cap: seen whole
+from above), and the sides from the region made point-symmetric about that middle (every
+object here is, in plan view, but a mug's handle).
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
 
 from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.geometry.intrinsics import Intrinsics
@@ -36,12 +47,24 @@ class FootprintConfig:
     max_extent_m: float = 0.35  # a region wider than this is a surface, not one object
     seed_radius_px: int = 8  # the point may sit a few pixels outside its object's region
     min_pixels: int = 12
+    #: neighbouring pixels farther apart than this in 3D belong to different objects (a depth
+    #: jump); 0 joins every touching pixel (image connectivity only)
+    max_step_m: float = 0.015
+    top_band_m: float = 0.01  # the region's top layer (its middle is the footprint's middle)
+    #: False: the middle of the visible region, not completed by symmetry (before the
+    #: eighteenth session; with ``max_step_m=0`` the old footprint, kept to measure against)
+    top_centred: bool = True
+    #: a region whose plan-view rectangle holds the point's region's middle this far inside
+    #: is the container it stands in, and part of the footprint
+    enclose_margin_m: float = 0.01
 
     def __post_init__(self) -> None:
         if self.window_px < 4 or self.stride < 1 or self.min_height_m <= 0:
             raise ValueError("footprint window_px >= 4, stride >= 1 and min_height_m > 0")
         if not 0 < self.support_share <= 1 or self.support_bin_m <= 0:
             raise ValueError("footprint support_share must be in (0, 1] and support_bin_m > 0")
+        if self.max_step_m < 0 or self.top_band_m <= 0:
+            raise ValueError("footprint max_step_m >= 0 and top_band_m > 0")
 
 
 def support_height(z: np.ndarray, seed_z: float, cfg: FootprintConfig) -> float:
@@ -63,8 +86,8 @@ def support_height(z: np.ndarray, seed_z: float, cfg: FootprintConfig) -> float:
 
 @dataclass(frozen=True)
 class Footprint:
-    center: list[float]  # base frame: middle of the region's xy extent, z = support height
-    extent: list[float]  # xy size of the region (m)
+    center: list[float]  # base frame: xy middle of the region's top layer, z = support height
+    extent: list[float]  # xy size of the region completed by symmetry (m), axis-aligned
     top_z: float  # highest point of the region (rim of a container)
     n_pixels: int
     #: the smallest rectangle around the region at any yaw: the object's own axes, which a
@@ -75,12 +98,44 @@ class Footprint:
 
 YAW_STEPS = 30  # 3 degree steps over a quarter turn: a rectangle repeats after 90 degrees
 MAX_RECTANGLE_POINTS = 400  # ~0.5 ms for the rectangle, whatever the region's size
+STANDING_M = 0.02  # a region reaching this close to the "object" height stands on the support
 
 
-def oriented_extent(xy: np.ndarray, low: float = 2.0, high: float = 98.0
-                    ) -> tuple[float, list[float]]:
-    """Yaw and sizes of the smallest-area rectangle around ``xy`` (N, 2), the sides
-    measured between percentiles so a few stray pixels (depth edges) do not widen it."""
+#: the four neighbour offsets (row, col) that, with their opposites, make 8-connectivity
+_NEIGHBOURS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def label_regions(mask: np.ndarray, pts: np.ndarray, max_step: float) -> tuple[np.ndarray, int]:
+    """Connected regions of ``mask`` (H, W) whose neighbouring pixels' points ``pts``
+    (H, W, 3) are within ``max_step`` of each other; labels 1..n, 0 off the mask."""
+    if max_step <= 0:
+        return ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    h, w = mask.shape
+    index = np.arange(h * w).reshape(h, w)
+    rows, cols = [], []
+    for dr, dc in _NEIGHBOURS:
+        a = (slice(0, h - dr), slice(max(0, -dc), w - max(0, dc)))
+        b = (slice(dr, h), slice(max(0, dc), w - max(0, -dc)))
+        ok = mask[a] & mask[b]
+        ok[ok] = np.linalg.norm(pts[a][ok] - pts[b][ok], axis=1) <= max_step
+        rows.append(index[a][ok])
+        cols.append(index[b][ok])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = sparse.coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(h * w, h * w))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp.reshape(h, w)
+    # renumber the components on the mask 1..n (pixels off it are singletons: label 0)
+    uniq, inverse = np.unique(comp[mask], return_inverse=True)
+    labels = np.zeros((h, w), dtype=np.int64)
+    labels[mask] = inverse + 1
+    return labels, len(uniq)
+
+
+def oriented_box(xy: np.ndarray, low: float = 2.0, high: float = 98.0
+                 ) -> tuple[float, np.ndarray, np.ndarray]:
+    """The smallest-area rectangle around ``xy`` (N, 2): its yaw and the low and high ends of
+    its sides along (cos yaw, sin yaw) and the normal, measured between percentiles so a few
+    stray pixels (depth edges) do not widen it."""
     xy = xy[::-(-len(xy) // MAX_RECTANGLE_POINTS)]  # every n-th: percentiles of ~400 suffice
     angles = np.arange(YAW_STEPS) * (0.5 * np.pi / YAW_STEPS)
     axes = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (A, 2): side 0 direction
@@ -89,7 +144,44 @@ def oriented_extent(xy: np.ndarray, low: float = 2.0, high: float = 98.0
     lo_a, hi_a = np.percentile(along, [low, high], axis=1)
     lo_c, hi_c = np.percentile(across, [low, high], axis=1)
     best = int(np.argmin((hi_a - lo_a) * (hi_c - lo_c)))
-    return float(angles[best]), [float(hi_a[best] - lo_a[best]), float(hi_c[best] - lo_c[best])]
+    return (float(angles[best]), np.array([lo_a[best], lo_c[best]]),
+            np.array([hi_a[best], hi_c[best]]))
+
+
+def oriented_extent(xy: np.ndarray, low: float = 2.0, high: float = 98.0
+                    ) -> tuple[float, list[float]]:
+    """Yaw and sizes of ``oriented_box``."""
+    yaw, lo, hi = oriented_box(xy, low, high)
+    return yaw, [float(hi[0] - lo[0]), float(hi[1] - lo[1])]
+
+
+def encloses(xy: np.ndarray, point: np.ndarray, margin: float) -> bool:
+    """Whether ``point`` lies inside the rectangle around ``xy`` by at least ``margin``."""
+    yaw, lo, hi = oriented_box(xy)
+    c, s = np.cos(yaw), np.sin(yaw)
+    q = np.array([[c, s], [-s, c]]) @ point
+    return bool(np.all(q > lo + margin) and np.all(q < hi - margin))
+
+
+def enclosing_regions(labels: np.ndarray, label: int, pts: np.ndarray, seed: tuple[int, int],
+                      support: float, cfg: FootprintConfig) -> np.ndarray:
+    """Mask of the regions around region ``label`` in plan view that stand on the support:
+    the walls of the container it stands in. What stands in a box is, for a drop "into" or
+    "beside" it, part of the box (a depth jump separates it from the walls, and the seed may
+    be on it); a gripper hovering over it is not (it does not reach down to the table)."""
+    inner = pts[labels == label, :2].mean(axis=0)
+    out = np.zeros(labels.shape, dtype=bool)
+    for other, box in enumerate(ndimage.find_objects(labels), start=1):
+        if other == label or box is None or not (box[0].start <= seed[0] < box[0].stop
+                                                 and box[1].start <= seed[1] < box[1].stop):
+            continue  # only regions whose image box holds the seed can surround it
+        mask = labels == other
+        if mask.sum() < cfg.min_pixels or \
+                np.percentile(pts[mask, 2], 2) > support + cfg.min_height_m + STANDING_M:
+            continue
+        if encloses(pts[mask, :2], inner, cfg.enclose_margin_m):
+            out |= mask
+    return out
 
 
 def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: float, v: float,
@@ -118,7 +210,7 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
     # the highest point near the seed: the object's top even when the point is on its side
     support = support_height(z[valid], float(z[near].max()), cfg)
     above = valid & (z > support + cfg.min_height_m)
-    labels, n = ndimage.label(above, structure=np.ones((3, 3), dtype=bool))
+    labels, n = label_regions(above, pts, cfg.max_step_m)
     if n == 0:
         return None
     li, lj = np.nonzero(labels)
@@ -126,15 +218,28 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
     nearest = int(np.argmin(d2))
     if d2[nearest] > (cfg.seed_radius_px / cfg.stride) ** 2:
         return None
-    region = pts[labels == labels[li[nearest], lj[nearest]]]
+    seed = (int(li[nearest]), int(lj[nearest]))
+    mask = labels == labels[seed]
+    if cfg.max_step_m > 0:
+        mask |= enclosing_regions(labels, int(labels[seed]), pts, seed, support, cfg)
+    region = pts[mask]
     if len(region) < cfg.min_pixels:
         return None
     lo, hi = np.percentile(region[:, :2], 2, axis=0), np.percentile(region[:, :2], 98, axis=0)
     if np.max(hi - lo) > cfg.max_extent_m:  # the point is on a surface (a table), not on it
         return None
-    mid = 0.5 * (lo + hi)
-    yaw, size = oriented_extent(region[:, :2])
+    top_z = float(np.percentile(region[:, 2], 98))
+    if cfg.top_centred:
+        top = region[region[:, 2] >= top_z - cfg.top_band_m, :2]
+        mid = 0.5 * (np.percentile(top, 2, axis=0) + np.percentile(top, 98, axis=0))
+        # the hidden far side mirrors the seen near side about the middle
+        xy = np.concatenate([region[:, :2], 2 * mid - region[:, :2]])
+    else:
+        xy = region[:, :2]
+    lo, hi = np.percentile(xy, 2, axis=0), np.percentile(xy, 98, axis=0)
+    if not cfg.top_centred:
+        mid = 0.5 * (lo + hi)
+    yaw, size = oriented_extent(xy)
     return Footprint(center=[float(mid[0]), float(mid[1]), support],
-                     extent=[float(e) for e in hi - lo],
-                     top_z=float(np.percentile(region[:, 2], 98)), n_pixels=len(region),
+                     extent=[float(e) for e in hi - lo], top_z=top_z, n_pixels=len(region),
                      yaw=yaw, size=size)

@@ -45,7 +45,7 @@ class SimRealSense:
     cameras (``_thread_gl_context``), so a new camera costs ~30 ms, not a second.
     """
 
-    def __init__(self, world: World, cfg: CameraConfig | None = None, seed: int = 0,
+    def __init__(self, world: World, cfg: CameraConfig | None = None, seed: int | list[int] = 0,
                  noise: bool | None = None) -> None:
         self.world = world
         self.cfg = cfg or world.cfg.camera

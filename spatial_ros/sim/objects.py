@@ -57,6 +57,9 @@ CATALOG: dict[str, ObjectSpec] = {s.category: s for s in (
 )}
 
 WALL = 0.006  # wall thickness of hollow objects (m)
+#: where a mug's body axis is in its frame: the frame centres the bounding box, and the
+#: handle sticks out on +x
+MUG_BODY_X = -0.0135
 
 
 def _quat(rot: Rotation) -> tuple[float, float, float, float]:
@@ -102,8 +105,7 @@ def shape_parts(category: str, params: tuple[float, ...]) -> tuple[list[GeomPart
         parts += [GeomPart("box", (0.012, 0.006, 0.005), (r + 0.01, 0.0, hz)),
                   GeomPart("box", (0.012, 0.006, 0.005), (r + 0.01, 0.0, -hz)),
                   GeomPart("box", (0.005, 0.006, hz + 0.005), (hx, 0.0, 0.0))]
-        shift = -0.0135  # centre the bounding box (the handle sticks out on +x)
-        parts = [GeomPart(p.type, p.size, (p.pos[0] + shift, p.pos[1], p.pos[2]), p.quat)
+        parts = [GeomPart(p.type, p.size, (p.pos[0] + MUG_BODY_X, p.pos[1], p.pos[2]), p.quat)
                  for p in parts]
         return parts, (2 * r + 0.027, 2 * r, h)
     if category == "bowl":
