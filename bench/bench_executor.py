@@ -1,8 +1,8 @@
 """Executor success rates over seeded sim scenes: single pick, pick-and-place, three-step.
 
     .venv/bin/python bench/bench_executor.py [--quick] [--robots ur5 franka g1]
-        [--grounding ground_truth geometric model [model:footprint_grasp=off]] [--scenes 50]
-        [--noise-seed N] [--out DIR]
+        [--grounding ground_truth geometric model [model:footprint_grasp=off]
+                     [model:observe_from=here]] [--scenes 50] [--noise-seed N] [--out DIR]
 
 Three-step task: one object into a container, one to its left, one to its right (camera
 view), i.e. three pick-and-place actions (six executed steps).

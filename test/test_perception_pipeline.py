@@ -253,8 +253,9 @@ def test_footprint_stops_at_a_depth_jump_between_objects_that_touch_in_the_image
 def test_footprint_of_what_stands_in_a_container_is_the_container():
     """A block inside an open box: a depth jump separates it from the walls, but a drop
     "into" or "beside the box" answered on the block must measure the box, so the walls
-    around it join its footprint. Seen alone, or with an open gripper hovering over it
-    (around it in plan view, but not standing on the table), the block is its own."""
+    around it join its footprint, centred on the box's rim even when what stands in it is
+    taller than the walls. Seen alone, or with an open gripper hovering over it (around it
+    in plan view, but not standing on the table), the block is its own."""
     from spatial_ros.perception.synthetic import Box, SceneSpec
 
     t, (cx, cy), (sx, sy, sz) = 0.006, (0.0, 0.05), (0.16, 0.12, 0.06)
@@ -266,8 +267,10 @@ def test_footprint_of_what_stands_in_a_container_is_the_container():
     gripper = (Box("white", (0.01, 0.04, 0.15), (0.13, 0.08, 0.01)),  # palm and fingers
                Box("white", (-0.05, 0.015, 0.095), (0.01, 0.03, 0.10)),
                Box("white", (0.07, 0.015, 0.095), (0.01, 0.03, 0.10)))
+    tall = Box("purple", (0.03, 0.05, 0.05), (0.04, 0.04, 0.10))  # taller than the walls
     alone = ((0.07, 0.035), 0.035, block.center[:2])
     for boxes, (size, top, centre) in (((block, *walls), ((sx, sy), sz, (cx, cy))),
+                                       ((tall, *walls), ((sx, sy), 0.10, (cx, cy))),
                                        ((block,), alone), ((block, *gripper), alone)):
         frame = render(SceneSpec(boxes=boxes), noise_mm=1.0, seed=4)
         ext = CameraToBase.from_matrix(frame.camera_to_base.as_matrix())

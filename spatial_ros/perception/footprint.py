@@ -220,9 +220,9 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
         return None
     seed = (int(li[nearest]), int(lj[nearest]))
     mask = labels == labels[seed]
-    if cfg.max_step_m > 0:
-        mask |= enclosing_regions(labels, int(labels[seed]), pts, seed, support, cfg)
-    region = pts[mask]
+    around = (enclosing_regions(labels, int(labels[seed]), pts, seed, support, cfg)
+              if cfg.max_step_m > 0 else np.zeros_like(mask))
+    region = pts[mask | around]
     if len(region) < cfg.min_pixels:
         return None
     lo, hi = np.percentile(region[:, :2], 2, axis=0), np.percentile(region[:, :2], 98, axis=0)
@@ -230,7 +230,10 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
         return None
     top_z = float(np.percentile(region[:, 2], 98))
     if cfg.top_centred:
-        top = region[region[:, 2] >= top_z - cfg.top_band_m, :2]
+        # in a container, its rim: what stands in it may stand taller than its walls
+        outer = pts[around] if around.any() else region
+        outer_top = float(np.percentile(outer[:, 2], 98))
+        top = outer[outer[:, 2] >= outer_top - cfg.top_band_m, :2]
         mid = 0.5 * (np.percentile(top, 2, axis=0) + np.percentile(top, 98, axis=0))
         # the hidden far side mirrors the seen near side about the middle
         xy = np.concatenate([region[:, :2], 2 * mid - region[:, :2]])
