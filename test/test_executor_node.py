@@ -8,10 +8,12 @@ import threading
 
 import numpy as np
 import pytest
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_harness import NodeProcess, wait_for
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Empty, String
+
+from spatial_ros.nodes.runtime import qos_from_name
 
 pytestmark = pytest.mark.ros
 
@@ -32,10 +34,8 @@ class _Probe:
         node.create_subscription(String, "/sim/objects", self._on_truth, qos)
         # transient local like the executor's status: a rejection published before discovery
         # reached this end is still delivered
-        latched = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.status_sub = node.create_subscription(String, "/spatial/status", self._on_status,
-                                                   latched)
+                                                   qos_from_name("latched", depth=50))
         node.create_subscription(JointState, "/joint_states", self._on_joints, qos)
         self.task = node.create_publisher(String, "/spatial/task", qos)
         self.cancel = node.create_publisher(Empty, "/spatial/cancel", qos)

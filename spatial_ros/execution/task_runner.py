@@ -27,7 +27,7 @@ from spatial_ros.execution.task_parser import ParseError, Step, parse_task
 
 DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
-HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing before a hand-over
+HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing (hand-over, a look)
 PREVIEW_DISAGREEMENT = 0.05  # m: two place answers farther apart name different spots
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,7 @@ class TaskRunner:
                     self._preview = None  # the place step will ground it and report
             arm = self._arm_for(target)
             old = self.stack
-            if arm is not old and not np.allclose(old.backend.joint_positions(),
-                                                  old.kin.home, atol=HOME_TOLERANCE):
+            if arm is not old and not _at_home(old):
                 # hand-over: the arm that worked last goes home first. A shared waist (G1)
                 # stays where that arm turned it, which can leave the new arm outside the
                 # workspace or sweep it through the scene
@@ -213,7 +212,7 @@ class TaskRunner:
         if self.cfg.runner.observe_from != "home":
             return
         for st in self.stacks:
-            if np.allclose(st.backend.joint_positions(), st.kin.home, atol=HOME_TOLERANCE):
+            if _at_home(st):
                 continue
             try:
                 self._skill(lambda st=st: st.skills.home(cancel))
@@ -343,6 +342,10 @@ class TaskRunner:
                     break
         if not done and not self._report.placed:
             raise StepFailed(f"no {step.target} found")
+
+
+def _at_home(st: ArmStack) -> bool:
+    return bool(np.allclose(st.backend.joint_positions(), st.kin.home, atol=HOME_TOLERANCE))
 
 
 def _same_jaw_axis(a: np.ndarray, b: np.ndarray | None) -> bool:

@@ -20,15 +20,12 @@ from typing import Any
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import Empty, String
 
 from spatial_ros.nodes.ros_transport import RELIABLE, PerceptionClient, RosArmTransport
-from spatial_ros.nodes.runtime import run_node
+from spatial_ros.nodes.runtime import qos_from_name, run_node
 
 NODE_NAME = "executor_node"
-STATUS_QOS = QoSProfile(depth=20, reliability=QoSReliabilityPolicy.RELIABLE,
-                        durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 PARAMS: dict[str, Any] = {
     "robot": "ur5",
     "backend": "",  # empty: the robot config's backend (sim)
@@ -78,7 +75,8 @@ class ExecutorNode(Node):
                                          p["gripper_topic"], fingers, group)
         self.stack.attach(self._backend())
         self.grounder, self.observer = self._grounding(group)
-        self.pub_status = self.create_publisher(String, p["status_topic"], STATUS_QOS)
+        self.pub_status = self.create_publisher(String, p["status_topic"],
+                                                qos_from_name("latched", depth=20))
         self.create_subscription(String, p["task_topic"], self._on_task, RELIABLE,
                                  callback_group=group)
         self.create_subscription(Empty, p["cancel_topic"], self._on_cancel, RELIABLE,

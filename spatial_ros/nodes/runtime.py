@@ -52,9 +52,12 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
     return 0
 
 
-def qos_from_name(name: str, depth: int = 5) -> QoSProfile:
+def qos_from_name(name: str, depth: int | None = None) -> QoSProfile:
     """Maps a parameter string to a QoS profile: ``sensor_data`` (best effort, the
-    realsense-ros default), ``reliable`` or ``latched`` (transient local)."""
+    realsense-ros default), ``reliable`` or ``latched`` (transient local). ``depth``: history
+    kept; by default 5, and 1 when latched (the last message for a late subscriber)."""
+    if depth is None:
+        depth = 1 if name == "latched" else 5
     if name == "sensor_data":
         profile = QoSProfile(depth=depth)
         profile.reliability = qos_profile_sensor_data.reliability
@@ -65,7 +68,7 @@ def qos_from_name(name: str, depth: int = 5) -> QoSProfile:
         return QoSProfile(depth=depth, reliability=QoSReliabilityPolicy.RELIABLE,
                           history=QoSHistoryPolicy.KEEP_LAST)
     if name == "latched":
-        return QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+        return QoSProfile(depth=depth, reliability=QoSReliabilityPolicy.RELIABLE,
                           durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
                           history=QoSHistoryPolicy.KEEP_LAST)
     raise ValueError(f"unknown QoS '{name}': use sensor_data, reliable or latched")

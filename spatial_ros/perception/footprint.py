@@ -163,13 +163,15 @@ def encloses(xy: np.ndarray, point: np.ndarray, margin: float) -> bool:
     return bool(np.all(q > lo + margin) and np.all(q < hi - margin))
 
 
-def enclosing_regions(labels: np.ndarray, label: int, pts: np.ndarray, seed: tuple[int, int],
-                      support: float, cfg: FootprintConfig) -> np.ndarray:
-    """Mask of the regions around region ``label`` in plan view that stand on the support:
-    the walls of the container it stands in. What stands in a box is, for a drop "into" or
-    "beside" it, part of the box (a depth jump separates it from the walls, and the seed may
-    be on it); a gripper hovering over it is not (it does not reach down to the table)."""
-    inner = pts[labels == label, :2].mean(axis=0)
+def enclosing_regions(labels: np.ndarray, seed: tuple[int, int], inside: np.ndarray,
+                      pts: np.ndarray, support: float, cfg: FootprintConfig) -> np.ndarray:
+    """Mask of the regions around the seed's region (mask ``inside``) in plan view that stand
+    on the support: the walls of the container it stands in. What stands in a box is, for a
+    drop "into" or "beside" it, part of the box (a depth jump separates it from the walls,
+    and the seed may be on it); a gripper hovering over it is not (it does not reach down to
+    the table)."""
+    label = labels[seed]
+    inner = pts[inside, :2].mean(axis=0)
     out = np.zeros(labels.shape, dtype=bool)
     for other, box in enumerate(ndimage.find_objects(labels), start=1):
         if other == label or box is None or not (box[0].start <= seed[0] < box[0].stop
@@ -220,28 +222,26 @@ def object_footprint(depth_m: np.ndarray, intr: Intrinsics, cam_to_base, u: floa
         return None
     seed = (int(li[nearest]), int(lj[nearest]))
     mask = labels == labels[seed]
-    around = (enclosing_regions(labels, int(labels[seed]), pts, seed, support, cfg)
+    around = (enclosing_regions(labels, seed, mask, pts, support, cfg)
               if cfg.max_step_m > 0 else np.zeros_like(mask))
     region = pts[mask | around]
     if len(region) < cfg.min_pixels:
         return None
-    lo, hi = np.percentile(region[:, :2], 2, axis=0), np.percentile(region[:, :2], 98, axis=0)
+    xy = region[:, :2]
+    lo, hi = np.percentile(xy, [2, 98], axis=0)
     if np.max(hi - lo) > cfg.max_extent_m:  # the point is on a surface (a table), not on it
         return None
     top_z = float(np.percentile(region[:, 2], 98))
+    mid = 0.5 * (lo + hi)
     if cfg.top_centred:
         # in a container, its rim: what stands in it may stand taller than its walls
         outer = pts[around] if around.any() else region
         outer_top = float(np.percentile(outer[:, 2], 98))
         top = outer[outer[:, 2] >= outer_top - cfg.top_band_m, :2]
-        mid = 0.5 * (np.percentile(top, 2, axis=0) + np.percentile(top, 98, axis=0))
+        mid = np.percentile(top, [2, 98], axis=0).mean(axis=0)
         # the hidden far side mirrors the seen near side about the middle
-        xy = np.concatenate([region[:, :2], 2 * mid - region[:, :2]])
-    else:
-        xy = region[:, :2]
-    lo, hi = np.percentile(xy, 2, axis=0), np.percentile(xy, 98, axis=0)
-    if not cfg.top_centred:
-        mid = 0.5 * (lo + hi)
+        xy = np.concatenate([xy, 2 * mid - xy])
+        lo, hi = np.percentile(xy, [2, 98], axis=0)
     yaw, size = oriented_extent(xy)
     return Footprint(center=[float(mid[0]), float(mid[1]), support],
                      extent=[float(e) for e in hi - lo], top_z=top_z, n_pixels=len(region),
