@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_executor.py [--quick] [--robots ur5 franka g1]
         [--grounding ground_truth geometric model [model:footprint_grasp=off]
-                     [model:observe_from=here]] [--scenes 50] [--noise-seed N] [--out DIR]
+                     [model:observe_from=here] [model@runs/x/best]] [--scenes 50]
+        [--noise-seed N] [--out DIR]
 
 Three-step task: one object into a container, one to its left, one to its right (camera
 view), i.e. three pick-and-place actions (six executed steps).
@@ -53,10 +54,12 @@ RUNNER_VARIANTS = {key: typing.get_args(typing.get_type_hints(RunnerConfig)[key]
 
 
 def grounding_config(robot: str, grounding: str):
-    """(grounding source, executor config) for a ``--grounding`` entry: ``model``, or
+    """(grounding source, checkpoint, executor config) for a ``--grounding`` entry: ``model``,
+    ``model@DIR`` (another checkpoint, side by side with the shipped one), or
     ``model:footprint_grasp=off`` (the robot's config with one runner setting changed)."""
     cfg = load_executor_config(robot)
     source, _, variant = grounding.partition(":")
+    source, _, checkpoint = source.partition("@")
     if variant:
         key, _, value = variant.partition("=")
         if key not in RUNNER_VARIANTS or value not in RUNNER_VARIANTS[key]:
@@ -64,7 +67,7 @@ def grounding_config(robot: str, grounding: str):
                              + ", ".join(f"{k}={v}" for k, vs in RUNNER_VARIANTS.items()
                                          for v in vs))
         setattr(cfg.runner, key, value)
-    return source, cfg
+    return source, checkpoint, cfg
 
 
 def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 0
@@ -77,14 +80,15 @@ def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 
     if task is None:
         return None
     text, check = task.instruction, task.check
-    source, cfg = grounding_config(robot, grounding)
+    source, checkpoint, cfg = grounding_config(robot, grounding)
     stacks = inprocess_stacks(cfg, world)
     stack = stacks[0]
     cam = None
     if source == "ground_truth":
         grounder, observer = GroundTruthGrounder(world), GroundTruthObserver(world)
     else:
-        grounder, cam = perception_grounder(world, stack, source, noise_seed=noise_seed)
+        grounder, cam = perception_grounder(world, stack, source, model_path=checkpoint,
+                                            noise_seed=noise_seed)
         observer = NullObserver()
     start = {o.id: world.object_pose(o.id)[:3, 3].copy() for o in world.objects}
     t0, sim0 = time.perf_counter(), world.data.time
@@ -118,12 +122,13 @@ def failure_kind(r: dict) -> str:
 
 
 def available(grounding: str) -> str | None:
-    if grounding.partition(":")[0] in ("ground_truth", "geometric"):
+    source, _, checkpoint = grounding.partition(":")[0].partition("@")
+    if source in ("ground_truth", "geometric"):
         return None
     try:
         from spatial_ros.perception.referrers import resolve_checkpoint
 
-        resolve_checkpoint("")
+        resolve_checkpoint(checkpoint)
         return None
     except Exception as exc:
         return str(exc)

@@ -38,9 +38,13 @@ def test_failure_kind_tells_wrong_objects_from_dropped_ones(bench, row, why):
 
 
 def test_grounding_variants_change_one_runner_setting_and_typos_fail(bench):
-    source, cfg = bench.grounding_config("ur5", "model:footprint_grasp=off")
-    assert source == "model" and cfg.runner.footprint_grasp == "off"
-    assert bench.grounding_config("ur5", "geometric")[1].runner.footprint_grasp == "first"
+    source, checkpoint, cfg = bench.grounding_config("ur5", "model:footprint_grasp=off")
+    assert source == "model" and checkpoint == "" and cfg.runner.footprint_grasp == "off"
+    assert bench.grounding_config("ur5", "geometric")[2].runner.footprint_grasp == "first"
+    source, checkpoint, cfg = bench.grounding_config("ur5", "model@runs/x/best:observe_from=here")
+    assert (source, checkpoint, cfg.runner.observe_from) == ("model", "runs/x/best", "here")
+    assert "runs/nowhere" in bench.available("model@runs/nowhere")  # named, before any run
+    assert bench.available("model") is None  # the shipped checkpoint
     for bad in ("model:footprint_grasp=sometimes", "model:grasp_retries=3", "model:oops"):
         with pytest.raises(SystemExit, match="unknown grounding variant"):
             bench.grounding_config("ur5", bad)

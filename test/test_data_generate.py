@@ -212,6 +212,42 @@ def test_robot_scenes_put_the_arm_in_view_in_varied_poses(tmp_path):
     assert "Accuracy (%) per robot:" in markdown_report({"centre": results})
 
 
+def test_rollout_scenes_are_the_executors_own_frames_mid_task(tmp_path):
+    """config/data/rollouts.yaml: a ground-truth task rollout on the executor's world, a frame
+    per question the runner asks; later frames show the objects the task moved."""
+    from spatial_ros.common.config import load_config
+    from spatial_ros.data.rollouts import RolloutConfig, rollout_frames
+    from spatial_ros.sim.world import WorldConfig, build_world
+
+    cfg = load_config(GenerateConfig, Path(__file__).parents[1] / "config/data/rollouts.yaml")
+    assert cfg.rollout.enabled and set(cfg.scene.robots) == {"ur5", "franka", "g1"}
+    task, frames = rollout_frames(0, ("ur5",), RolloutConfig(
+        kinds=("pick_place",), randomize_share=0.0))
+    assert task.startswith("put the ") and 2 <= len(frames) <= 8
+    assert {f.robot for f in frames} == {"ur5"}
+    first, last = frames[0].graph, frames[-1].graph
+    moved = max(np.linalg.norm(a.position - last.by_id(a.id).position) for a in first.objects)
+    assert moved > 0.05, "the task did not move anything between the first and last frame"
+    # the executor's world and camera (bench_executor builds the same), at a seed of its own
+    world = build_world(WorldConfig(), robot="ur5", seed=RolloutConfig().seed_offset)
+    assert np.allclose(first.camera_pose,
+                       np.linalg.inv(world.base_pose) @ world.camera_pose(), atol=1e-6)
+    with pytest.raises(ValueError, match="bench_executor"):
+        RolloutConfig(seed_offset=0)  # would train on the scenes the executor is measured on
+    generate(tmp_path, "val", 24, cfg=cfg, progress=False)
+    samples = load_split(tmp_path, "val")
+    assert len(samples) == 24
+    for s in samples:
+        assert points_in_mask(s.points, s.load_mask()) == 1.0
+        assert s.extra["robot"] in cfg.scene.robots
+        assert s.scene_id.endswith(f"_{s.extra['rollout']['frame']}")
+    rollouts = {s.scene_id.rsplit("_", 1)[0] for s in samples}
+    assert len({s.scene_id for s in samples}) > len(rollouts)  # several frames per rollout
+    with pytest.raises(ValueError, match="different 'rollout' config"):
+        generate(tmp_path, "val", 24, cfg=GenerateConfig(
+            scenes_per_shard=cfg.scenes_per_shard, scene=cfg.scene), progress=False)
+
+
 def test_killing_generate_ends_its_workers(tmp_path):
     """A killed run's pool workers once went on writing into a dataset being deleted."""
     import subprocess

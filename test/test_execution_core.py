@@ -127,6 +127,59 @@ def test_envelope_rejects_each_kind_of_violation():
         _planar_envelope(joint_limits={"c": (0, 1)})
 
 
+def test_a_hand_carried_by_shared_joints_stays_in_or_comes_back_into_the_envelope():
+    """A rider (another hand moved by this arm's joints, G1's waist) is checked on every
+    sample: it may not leave the box; one physics already pushed out may only come back."""
+    env = _planar_envelope()
+    offset = {"x": 0.0}
+
+    def other_hand(q):  # turns with joint a around the origin at radius 1 m
+        return np.array([np.cos(q[0]) + offset["x"], 0.0, np.sin(q[0]) + 1.0])
+
+    env.add_rider("other hand", other_hand)
+    small = time_parameterize(("a", "b"), [[0.5, 0.5], [0.8, 0.2]], env.max_velocity, 0.5)
+    env.check_trajectory(small)
+    far = time_parameterize(("a", "b"), [[0.5, 0.5], [2.2, -1.2]], env.max_velocity, 0.5)
+    with pytest.raises(EnvelopeViolation, match="carries the other hand point"):
+        env.check_trajectory(far)  # the rider reaches x = cos(2.2) = -0.59 < -0.5
+    assert env.riders_problem(np.array([0.5, 0.5]), np.array([0.5, 0.5])) is None
+    assert "within 0.3 m" in env.riders_problem(np.array([1.9, 0.0]), np.array([0.5, 0.5]),
+                                                margin=0.3)
+    offset["x"] = -1.2  # pushed out: x = cos(a) - 1.2 < -0.5 for small a
+    env.check_trajectory(time_parameterize(("a", "b"), [[1.5, 0.5], [0.2, 0.5]],
+                                           env.max_velocity, 0.5))  # x -1.13 -> -0.22: back in
+    with pytest.raises(EnvelopeViolation, match="other hand"):
+        env.check_trajectory(time_parameterize(("a", "b"), [[1.0, 0.5], [1.5, 0.5]],
+                                               env.max_velocity, 0.5))  # farther out
+
+
+def test_a_node_driving_one_g1_arm_still_checks_the_hand_its_waist_carries():
+    """The executor node drives one G1 arm; the other arm's hand, at its measured joints,
+    rides on the shared waist and is checked. Single-arm robots have nothing to carry."""
+    from spatial_ros.execution.assembly import build_arm_stack, link_undriven_arms
+
+    stack = build_arm_stack(load_executor_config("g1"))
+    asked = []
+
+    def measured(names):  # what the node's joint-state cache answers (None before any)
+        asked.append(names)
+        return None
+
+    link_undriven_arms(stack, measured)
+    assert [name for name, _ in stack.envelope.riders] == ["right_arm hand"]
+    q0 = stack.kin.home.copy()
+    q1 = q0.copy()
+    q1[stack.kin.joint_names.index("waist_yaw_joint")] = -1.5
+    with pytest.raises(EnvelopeViolation, match="carries the right_arm hand"):
+        stack.planner.joint_move(q0, q1, "turn")
+    assert asked and all(n.startswith(("waist", "right_")) for n in asked[0])
+    q1[stack.kin.joint_names.index("waist_yaw_joint")] = -0.4
+    stack.planner.joint_move(q0, q1, "turn")  # a small turn keeps that hand inside
+    ur5 = build_arm_stack(load_executor_config("ur5"))
+    link_undriven_arms(ur5, measured)
+    assert ur5.envelope.riders == []
+
+
 def test_time_parameterization_respects_scaled_limits_and_ends_at_rest():
     vmax = np.array([1.0, 2.0, 0.5])
     wp = np.array([[0, 0, 0], [0.5, -1.0, 0.2], [1.0, 0.0, 0.0]], dtype=float)

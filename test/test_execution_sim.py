@@ -391,7 +391,55 @@ def test_g1_homes_the_last_arm_before_the_other_one_takes_over():
     left, right = stacks
     assert right.backend.sent and left.backend.sent  # both arms worked
     assert runner.stack is left
-    np.testing.assert_allclose(right.backend.sent[-1].positions[-1], right.kin.home, atol=1e-6)
+    ends = [t.positions[-1] for t in right.backend.sent]
+    assert any(np.allclose(q, right.kin.home, atol=1e-6) for q in ends)
+    # after that, only ever tucked out of the left arm's way (waist left as it is)
+    arm = [k for k, n in enumerate(right.kin.joint_names) if not n.startswith("waist")]
+    tucked = right.kin.tucked(right.kin.home)
+    assert np.allclose(ends[-1], right.kin.home, atol=1e-6) or \
+        np.allclose(ends[-1][arm], tucked[arm], atol=1e-6)
+
+
+def _hands_in_box(stacks) -> bool:
+    env = stacks[0].envelope
+    return all(env.point_problem(st.kin.fk_position(st.backend.joint_positions())) is None
+               for st in stacks)
+
+
+def test_g1_waist_never_carries_the_idle_hand_out_of_the_workspace():
+    """G1's waist belongs to both arm groups: the left arm turning it 1.5 rad swings the
+    right hand (at home) behind the pelvis. The envelope refuses that; with the right arm
+    tucked (hand on the midline in front of the chest) the same turn runs."""
+    world = build_world(robot="g1", seed=1)
+    left, right = inprocess_stacks(load_executor_config("g1"), world)
+    q0 = left.backend.joint_positions()
+    q1 = q0.copy()
+    q1[left.kin.joint_names.index("waist_yaw_joint")] = -1.5
+    with pytest.raises(EnvelopeViolation, match="carries the right_arm hand"):
+        left.planner.joint_move(q0, q1, "turn")
+    assert left.backend.sent == []
+    assert right.skills.tuck(threading.Event()).ok
+    outcome = left.backend.execute(left.planner.joint_move(q0, q1, "turn"))
+    assert outcome.ok, outcome
+    assert _hands_in_box([left, right])
+
+
+def test_g1_tucks_the_idle_arm_to_place_across_its_body():
+    """Regression (bench_executor G1 seed 7): the purple cylinder stands on the left, the
+    yellow box on the right. The left arm carries it across, the waist turns ~1.5 rad, and
+    the right arm (at home) would have been swung out of the workspace: it tucks first."""
+    world = build_world(robot="g1", seed=7)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    left, right = stacks
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    report = runner.run("put the purple cylinder in the yellow box")
+    assert report.ok, report
+    assert runner.stack is left
+    tucked = right.kin.tucked(right.kin.home)
+    i = [k for k, n in enumerate(right.kin.joint_names) if not n.startswith("waist")]
+    assert any(np.allclose(t.positions[-1][i], tucked[i], atol=1e-6)
+               for t in right.backend.sent)
+    assert _hands_in_box(stacks)
 
 
 class _AlwaysOffWithRetry(_OffFirstTime):

@@ -21,8 +21,9 @@ import numpy as np
 
 from spatial_ros.common.lifetime import die_with_parent
 from spatial_ros.data.dataset import SPLITS, load_meta, save_png, write_jsonl, write_meta
+from spatial_ros.data.rollouts import RolloutConfig, rollout_frames
 from spatial_ros.data.samples import SampleConfig, answer_record, scene_answers
-from spatial_ros.data.sim_scene import SimSceneConfig, render_scene
+from spatial_ros.data.sim_scene import SimScene, SimSceneConfig, render_scene
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class GenerateConfig:
     scenes_per_shard: int = 8
     scene: SimSceneConfig = field(default_factory=SimSceneConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # enabled: executor frames
 
 
 def scene_id(split: str, seed: int) -> str:
@@ -42,14 +44,30 @@ def scene_id(split: str, seed: int) -> str:
 
 
 def generate_scene(out: Path, split: str, seed: int, cfg: GenerateConfig) -> list[dict]:
-    """Renders one scene, writes its images and masks, returns its sample records."""
-    scene = render_scene(seed, cfg.scene)
+    """Renders scene ``seed`` (or, with ``cfg.rollout.enabled``, runs its task rollout),
+    writes its images and masks, returns its sample records."""
     rng = np.random.default_rng([seed, 11])
+    sid = scene_id(split, seed)
+    if not cfg.rollout.enabled:
+        return _frame_records(out, split, sid, render_scene(seed, cfg.scene), rng, cfg)
+    scale = (cfg.scene.width * cfg.scene.height) / (640 * 480)
+    instruction, frames = rollout_frames(
+        seed, tuple(cfg.scene.robots), cfg.rollout,
+        max(20, int(cfg.scene.min_target_pixels_640 * scale)))
+    records = []
+    for k, frame in enumerate(frames):
+        for rec in _frame_records(out, split, f"{sid}_{k}", frame, rng, cfg):
+            rec["rollout"] = {"task": instruction, "frame": k}
+            records.append(rec)
+    return records
+
+
+def _frame_records(out: Path, split: str, sid: str, scene: SimScene,
+                   rng: np.random.Generator, cfg: GenerateConfig) -> list[dict]:
     answers = scene_answers(scene.graph, scene.intrinsics, scene.segmentation, rng,
                             cfg.samples, split)
     if not answers:
         return []
-    sid = scene_id(split, seed)
     save_png(out / "rgb" / f"{sid}.png", scene.rgb)
     save_png(out / "depth" / f"{sid}.png", scene.depth_mm)
     objects = [o.to_dict() for o in scene.graph.objects] if cfg.samples.include_objects else None
@@ -129,8 +147,9 @@ def generate(out: str | Path, split: str, n: int, workers: int = 1,
     old = load_meta(out).get("config")
     if old is not None:  # fields added since a dataset was made read as their defaults
         defaults = json.loads(json.dumps(asdict(GenerateConfig())))
-        old = {**old, "scene": {**defaults["scene"], **old.get("scene", {})}}
-    for key in ("scenes_per_shard", "scene"):  # what decides seeds and images
+        old = {**old, "scene": {**defaults["scene"], **old.get("scene", {})},
+               "rollout": {**defaults["rollout"], **old.get("rollout", {})}}
+    for key in ("scenes_per_shard", "scene", "rollout"):  # what decides seeds and images
         if old is not None and old.get(key) != cfg_dict[key]:
             raise ValueError(f"{out} was generated with a different '{key}' config; use a "
                              f"new --out directory (or the same options) to resume")

@@ -43,6 +43,18 @@ class ArmKinematics:
     def home(self) -> np.ndarray:
         return self.ik.home
 
+    def tucked(self, q: np.ndarray) -> np.ndarray | None:
+        """``q`` with this arm's own joints at the robot's tuck pose and the shared ones
+        (G1's waist) left alone; None when the robot has no tuck pose."""
+        tuck = self.robot.tuck
+        if not tuck:
+            return None
+        out = np.array(q, dtype=float)
+        for i, name in enumerate(self.joint_names):
+            if name in tuck:
+                out[i] = tuck[name]
+        return out
+
     def fk(self, q: np.ndarray, tip: bool = False) -> np.ndarray:
         """4x4 pose of the TCP (or the vendor tip link) in the base frame."""
         site = self._tip if tip else self._tcp

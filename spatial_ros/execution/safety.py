@@ -54,6 +54,35 @@ class SafetyEnvelope:
         self.box_max = np.asarray(cfg.workspace_max, dtype=float)
         self.min_z = max(self.box_min[2], cfg.table_height + cfg.table_clearance)
         self._fk = fk
+        #: other TCPs this arm's joints carry along (G1: the waist moves both hands), as
+        #: (name, q -> that TCP's position); see ``add_rider``
+        self.riders: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = []
+
+    def add_rider(self, name: str, tcp: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Checks another hand that this arm's joints move (a shared waist turns the idle
+        arm with it) on every trajectory: it must stay in the workspace box and above the
+        table, or, when physics already pushed it out, get no farther out."""
+        self.riders.append((name, tcp))
+
+    def _outside_by(self, p: np.ndarray, margin: float = 0.0) -> float:
+        """How far ``p`` is outside the box and table clearance shrunk by ``margin``."""
+        p = np.asarray(p, dtype=float)
+        below = self.min_z + margin - p[2]
+        return float(max(np.max(self.box_min + margin - p), np.max(p - self.box_max + margin),
+                         below, 0.0))
+
+    def riders_problem(self, q: np.ndarray, q_start: np.ndarray, margin: float = 0.0
+                       ) -> str | None:
+        """What is wrong with the other hands at joints ``q`` of a motion from ``q_start``
+        (``margin`` > 0: also a hand closer than that to leaving)."""
+        q, q_start = np.asarray(q, dtype=float), np.asarray(q_start, dtype=float)
+        for name, tcp in self.riders:
+            p = tcp(q)
+            out = self._outside_by(p, margin)
+            if out > _EPS and out > self._outside_by(tcp(q_start), margin) + 1e-3:
+                problem = self.point_problem(p) or f"comes within {margin} m of leaving"
+                return f"{name} {problem}"
+        return None
 
     # ---- single checks -------------------------------------------------------------
     def point_problem(self, p: np.ndarray) -> str | None:
@@ -136,3 +165,7 @@ class SafetyEnvelope:
             problem = self.point_problem(p)
             if problem:
                 raise EnvelopeViolation(f"{what} at t={t[k]:.2f}s: TCP {problem}")
+        for k in range(len(t)) if self.riders else ():
+            problem = self.riders_problem(pos[k], pos[0])
+            if problem:
+                raise EnvelopeViolation(f"{what} at t={t[k]:.2f}s: it carries the {problem}")

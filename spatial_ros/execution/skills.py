@@ -220,6 +220,13 @@ class SkillExecutor:
     def home(self, cancel: threading.Event) -> SkillResult:
         return self.run("home", home_stages(self.planner.kin.home), cancel)
 
+    def tuck(self, cancel: threading.Event) -> SkillResult:
+        """The idle arm out of the way of a turning waist (see ``ArmKinematics.tucked``)."""
+        q = self.planner.kin.tucked(self._start_state())
+        if q is None:
+            return SkillResult(False, "tuck", "tuck", "this robot has no tuck pose")
+        return self.run("tuck", [Stage("tuck", "joints", joints=q)], cancel)
+
     def run(self, skill: str, stages: list[Stage], cancel: threading.Event) -> SkillResult:
         done: list[str] = []
         for stage in stages:

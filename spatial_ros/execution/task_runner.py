@@ -29,6 +29,8 @@ DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
 HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing (hand-over, a look)
 PREVIEW_DISAGREEMENT = 0.05  # m: two place answers farther apart name different spots
+RIDER_MARGIN_M = 0.05  # an idle hand carried this close to the workspace's edge: tuck it
+CROSS_BODY_M = 0.05  # a hand reaching this far past the midline turns the waist: tuck the other
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,7 @@ class TaskRunner:
                 self._skill(lambda old=old: old.skills.home(cancel))
             self.stack = arm
             pose = self._grasp_pose(target)
+            self._make_room(pose, cancel)
             self.observer.before_pick(target)
             try:
                 width = target.width if _same_jaw_axis(pose[:3, :3], target.rotation) else None
@@ -211,15 +214,49 @@ class TaskRunner:
         before perception is asked what to pick (the hand is empty here)."""
         if self.cfg.runner.observe_from != "home":
             return
-        for st in self.stacks:
-            if _at_home(st):
-                continue
-            try:
-                self._skill(lambda st=st: st.skills.home(cancel))
-            except StepFailed as exc:
-                if cancel.is_set():
-                    raise
-                log.warning("could not clear the view (%s): asking from where the arm is", exc)
+        # the arm that worked last first: homing it also brings a shared waist back, which
+        # carries a tucked idle hand safely; the other order can swing an outstretched hand
+        # out of the workspace, and a refused arm gets a second try once the others are home
+        order = sorted(self.stacks, key=lambda st: st is not self.stack)
+        for last_try in (False, True):
+            refused = []
+            for st in order:
+                if _at_home(st):
+                    continue
+                try:
+                    self._skill(lambda st=st: st.skills.home(cancel))
+                except StepFailed as exc:
+                    if cancel.is_set():
+                        raise
+                    refused.append(st)
+                    if last_try:
+                        log.warning("could not clear the view (%s): asking from where the "
+                                    "arm is", exc)
+            if not refused:
+                return
+            order = refused
+
+    def _make_room(self, pose: np.ndarray, cancel: threading.Event) -> None:
+        """Arms on a shared waist (G1): when reaching ``pose`` means reaching across the body
+        or turns the waist so far that the idle hand would leave the workspace (or come
+        within ``RIDER_MARGIN_M`` of it), the idle arm tucks first; the envelope refuses the
+        motion otherwise. The IK answer here need not be the planner's, hence both tests."""
+        st = self.stack
+        if not st.envelope.riders:
+            return
+        side = 1.0 if st.kin.group.name.startswith("left") else -1.0
+        across = side * pose[1, 3] < -CROSS_BODY_M  # the waist turns to reach across
+        q0 = st.backend.joint_positions()
+        q = st.kin.solve(pose, q0)  # None: cannot tell where the waist goes, tuck anyway
+        if not across and q is not None and all(
+                st.envelope.riders_problem(q0 + f * (q - q0), q0, RIDER_MARGIN_M) is None
+                for f in np.linspace(0.25, 1.0, 4)):
+            return
+        for other in self.stacks:
+            if other is not st and not _tucked(other):
+                log.info("tucking %s: reaching %s turns the waist", other.kin.group.name,
+                         np.round(pose[:3, 3], 3).tolist())
+                self._skill(lambda o=other: o.skills.tuck(cancel))
 
     def _arm_for(self, target: Target) -> ArmStack:
         """With two arms: one that reaches the object and, when the next step places it,
@@ -286,6 +323,7 @@ class TaskRunner:
         surface = place.surface_z if place.surface_z is not None else place.position[2]
         release[2, 3] = surface + max(hang, 0.0) + self.cfg.motion.place_release_height
         release[:2, 3] = place.position[:2]
+        self._make_room(release, cancel)
         self._skill(lambda: self.stack.skills.place(release, cancel, held.width, place.spots))
         self.held = self.held_pose = None
         self.stack.backend.wait(self.settle_time)  # let it come to rest before judging
@@ -342,6 +380,12 @@ class TaskRunner:
                     break
         if not done and not self._report.placed:
             raise StepFailed(f"no {step.target} found")
+
+
+def _tucked(st: ArmStack) -> bool:
+    q = st.backend.joint_positions()
+    tuck = st.kin.tucked(q)
+    return tuck is not None and bool(np.allclose(q, tuck, atol=HOME_TOLERANCE))
 
 
 def _at_home(st: ArmStack) -> bool:

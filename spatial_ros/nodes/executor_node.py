@@ -53,7 +53,7 @@ class ExecutorNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMS.items()}
         self.p = p
-        from spatial_ros.execution.assembly import build_arm_stack
+        from spatial_ros.execution.assembly import build_arm_stack, link_undriven_arms
         from spatial_ros.execution.config import load_executor_config
 
         overrides: dict[str, Any] = {"robot": p["robot"]}
@@ -74,6 +74,8 @@ class ExecutorNode(Node):
         self.transport = RosArmTransport(self, p["trajectory_topic"], p["joint_states_topic"],
                                          p["gripper_topic"], fingers, group)
         self.stack.attach(self._backend())
+        # G1: the waist this node turns also carries the arm it does not drive
+        link_undriven_arms(self.stack, self.transport.joint_positions)
         self.grounder, self.observer = self._grounding(group)
         self.pub_status = self.create_publisher(String, p["status_topic"],
                                                 qos_from_name("latched", depth=20))

@@ -57,6 +57,9 @@ class RobotDescription:
     tree: KinematicTree = field(repr=False, compare=False)
     joint_order_29dof: tuple[str, ...] = ()  # G1 only: Unitree's 29-DoF ordering
     prefix: str = ""
+    #: G1 only: arm joints (not the shared waist) of a pose whose hand stays in the
+    #: workspace however far the waist turns for the other arm; the idle arm goes there
+    tuck: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def group(self) -> ArmGroup:
@@ -66,6 +69,9 @@ class RobotDescription:
         if len(self.home) != len(self.joint_names):
             raise ValueError(f"{self.name}: home has {len(self.home)} values for "
                              f"{len(self.joint_names)} joints")
+        if set(self.tuck) - set(self.joint_names):
+            raise ValueError(f"{self.name}: tuck names unknown joints "
+                             f"{sorted(set(self.tuck) - set(self.joint_names))}")
 
     @property
     def actuator_names(self) -> tuple[str, ...]:

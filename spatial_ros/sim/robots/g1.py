@@ -49,6 +49,12 @@ ARM_VELOCITY = 3.0  # rad/s used for planning (motors allow more)
 # never sweeps through objects while the waist turns for the other arm.
 HOME_ARM = {"shoulder_pitch": -0.3, "shoulder_roll": 0.25, "shoulder_yaw": 0.0,
             "elbow": -0.5, "wrist_roll": 0.0, "wrist_pitch": 0.8, "wrist_yaw": 0.0}
+# Idle arm while the other one works (left arm; right mirrored): the hand in front of the
+# chest on the midline, 0.23 m above the pelvis. Turning the waist swings it around the waist
+# axis at ~0.31 m, so it stays in the workspace box (x >= -0.1) up to ~1.7 rad of yaw, where
+# the home pose leaves it behind the pelvis from ~1.1 rad.
+TUCK_ARM = {"shoulder_pitch": -0.25, "shoulder_roll": -0.05, "shoulder_yaw": -0.5,
+            "elbow": -1.0, "wrist_roll": 0.0, "wrist_pitch": 0.8, "wrist_yaw": 0.0}
 MIRRORED = ("shoulder_roll", "shoulder_yaw", "wrist_roll", "wrist_yaw")  # x/z axes flip sign
 HOME_WAIST_PITCH = 0.3  # leaning forward over the table extends the reach by ~10 cm
 
@@ -124,6 +130,7 @@ def description(prefix: str = "") -> RobotDescription:
     groups = {}
     home = {p + j: 0.0 for j in WAIST}
     home[p + "waist_pitch_joint"] = HOME_WAIST_PITCH
+    tuck = {}
     for side in ("left", "right"):
         s = 1.0 if side == "left" else -1.0
         # The waist belongs to both arm groups (as in Unitree's arm_sdk): leaning and
@@ -142,6 +149,8 @@ def description(prefix: str = "") -> RobotDescription:
         for n in ARM:
             v = HOME_ARM[n]
             home[f"{p}{side}_{n}_joint"] = s * v if n in MIRRORED else v
+            v = TUCK_ARM[n]
+            tuck[f"{p}{side}_{n}_joint"] = s * v if n in MIRRORED else v
     return RobotDescription(
         name="g1", base_body=p + "pelvis", groups=groups, default_group="left_arm",
         joint_names=tuple(home), home=tuple(home.values()),
@@ -149,5 +158,5 @@ def description(prefix: str = "") -> RobotDescription:
                     workspace=(0.24, 0.4, -0.28, 0.28)),
         tip_body=p + "left_wrist_yaw_link",
         tree=kinematic_tree(), joint_order_29dof=tuple(p + j for j in JOINT_ORDER_29DOF),
-        prefix=p,
+        prefix=p, tuck=tuck,
     )
