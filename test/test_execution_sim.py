@@ -442,6 +442,34 @@ def test_g1_tucks_the_idle_arm_to_place_across_its_body():
     assert _hands_in_box(stacks)
 
 
+@pytest.mark.parametrize("seed, task, worker", [
+    (7, "put the purple cylinder in the yellow box", "left_arm"),
+    (19, "put the gray block in the gray bowl", "right_arm")])
+def test_g1_clears_the_view_from_a_turned_waist_without_a_refused_move(caplog, seed, task,
+                                                                       worker):
+    """After one arm placed across the body (waist turned, the other arm tucked), both go home
+    before the next question, the arm that worked first (it brings the waist back and carries
+    the tucked hand safely), and nothing is refused on the way."""
+    import logging
+
+    world = build_world(robot="g1", seed=seed)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    assert runner.run(task).ok
+    assert runner.stack.kin.group.name == worker
+    idle = next(st for st in stacks if st is not runner.stack)
+    waist = runner.stack.kin.joint_names.index("waist_yaw_joint")
+    assert abs(runner.stack.backend.joint_positions()[waist]) > 1.0  # really turned
+    n_idle, n_worker = len(idle.backend.sent), len(runner.stack.backend.sent)
+    with caplog.at_level(logging.WARNING, logger="spatial_ros.execution.task_runner"):
+        runner._clear_view(threading.Event())
+    assert "could not clear the view" not in caplog.text
+    assert all(np.allclose(st.backend.joint_positions(), st.kin.home, atol=0.02)
+               for st in stacks)
+    assert (len(runner.stack.backend.sent), len(idle.backend.sent)) == (n_worker + 1, n_idle + 1)
+    assert _hands_in_box(stacks)
+
+
 class _AlwaysOffWithRetry(_OffFirstTime):
     """Perception whose grasp is always 8 cm off but which also reads a second grasp (the
     footprint's): re-grounding alone cannot fix the grasp, the retry grasp can."""
