@@ -50,10 +50,8 @@ def generate_scene(out: Path, split: str, seed: int, cfg: GenerateConfig) -> lis
     sid = scene_id(split, seed)
     if not cfg.rollout.enabled:
         return _frame_records(out, split, sid, render_scene(seed, cfg.scene), rng, cfg)
-    scale = (cfg.scene.width * cfg.scene.height) / (640 * 480)
-    instruction, frames = rollout_frames(
-        seed, tuple(cfg.scene.robots), cfg.rollout,
-        max(20, int(cfg.scene.min_target_pixels_640 * scale)))
+    instruction, frames = rollout_frames(seed, tuple(cfg.scene.robots), cfg.rollout,
+                                         cfg.scene.min_target_pixels)
     records = []
     for k, frame in enumerate(frames):
         for rec in _frame_records(out, split, f"{sid}_{k}", frame, rng, cfg):

@@ -36,6 +36,12 @@ class SimSceneConfig:
     robots: tuple[str, ...] = ()
     arm_jitter_rad: float = 0.35
 
+    @property
+    def min_target_pixels(self) -> int:
+        """``min_target_pixels_640`` scaled to this image size."""
+        scale = (self.width * self.height) / (640 * 480)
+        return max(20, int(self.min_target_pixels_640 * scale))
+
 
 @dataclass
 class SimScene:
@@ -145,7 +151,6 @@ def render_scene(seed: int, cfg: SimSceneConfig = SimSceneConfig(),
         frame = cam.render()
     finally:
         cam.close()
-    scale = (cfg.width * cfg.height) / (640 * 480)
-    graph = graph_from_world(world, frame, max(20, int(cfg.min_target_pixels_640 * scale)))
+    graph = graph_from_world(world, frame, cfg.min_target_pixels)
     return SimScene(frame.rgb, frame.depth_mm, frame.segmentation, frame.intrinsics, graph,
                     world if keep_world else None, robot)

@@ -71,18 +71,27 @@ class SafetyEnvelope:
         return float(max(np.max(self.box_min + margin - p), np.max(p - self.box_max + margin),
                          below, 0.0))
 
+    def riders_along(self, qs: Sequence[np.ndarray], q_start: np.ndarray, margin: float = 0.0
+                     ) -> tuple[int, str] | None:
+        """(index into ``qs``, what is wrong) for the first joint vector of a motion from
+        ``q_start`` that carries another hand out (``margin`` > 0: also closer than that to
+        leaving); None when every one keeps them in."""
+        q_start = np.asarray(q_start, dtype=float)
+        for name, tcp in self.riders:
+            start = self._outside_by(tcp(q_start), margin)  # once per hand, not per sample
+            for k, q in enumerate(qs):
+                p = tcp(np.asarray(q, dtype=float))
+                out = self._outside_by(p, margin)
+                if out > _EPS and out > start + 1e-3:
+                    problem = self.point_problem(p) or f"comes within {margin} m of leaving"
+                    return k, f"{name} {problem}"
+        return None
+
     def riders_problem(self, q: np.ndarray, q_start: np.ndarray, margin: float = 0.0
                        ) -> str | None:
-        """What is wrong with the other hands at joints ``q`` of a motion from ``q_start``
-        (``margin`` > 0: also a hand closer than that to leaving)."""
-        q, q_start = np.asarray(q, dtype=float), np.asarray(q_start, dtype=float)
-        for name, tcp in self.riders:
-            p = tcp(q)
-            out = self._outside_by(p, margin)
-            if out > _EPS and out > self._outside_by(tcp(q_start), margin) + 1e-3:
-                problem = self.point_problem(p) or f"comes within {margin} m of leaving"
-                return f"{name} {problem}"
-        return None
+        """What is wrong with the other hands at joints ``q`` of a motion from ``q_start``."""
+        found = self.riders_along([q], q_start, margin)
+        return None if found is None else found[1]
 
     # ---- single checks -------------------------------------------------------------
     def point_problem(self, p: np.ndarray) -> str | None:
@@ -165,7 +174,7 @@ class SafetyEnvelope:
             problem = self.point_problem(p)
             if problem:
                 raise EnvelopeViolation(f"{what} at t={t[k]:.2f}s: TCP {problem}")
-        for k in range(len(t)) if self.riders else ():
-            problem = self.riders_problem(pos[k], pos[0])
-            if problem:
-                raise EnvelopeViolation(f"{what} at t={t[k]:.2f}s: it carries the {problem}")
+        found = self.riders_along(pos, pos[0])
+        if found is not None:
+            k, problem = found
+            raise EnvelopeViolation(f"{what} at t={t[k]:.2f}s: it carries the {problem}")

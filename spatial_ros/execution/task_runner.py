@@ -245,13 +245,13 @@ class TaskRunner:
         if not st.envelope.riders:
             return
         side = 1.0 if st.kin.group.name.startswith("left") else -1.0
-        across = side * pose[1, 3] < -CROSS_BODY_M  # the waist turns to reach across
-        q0 = st.backend.joint_positions()
-        q = st.kin.solve(pose, q0)  # None: cannot tell where the waist goes, tuck anyway
-        if not across and q is not None and all(
-                st.envelope.riders_problem(q0 + f * (q - q0), q0, RIDER_MARGIN_M) is None
-                for f in np.linspace(0.25, 1.0, 4)):
-            return
+        if side * pose[1, 3] >= -CROSS_BODY_M:  # not across: does the waist turn far?
+            q0 = st.backend.joint_positions()
+            q = st.kin.solve(pose, q0)  # None: cannot tell where the waist goes, tuck anyway
+            if q is not None and st.envelope.riders_along(
+                    [q0 + f * (q - q0) for f in np.linspace(0.25, 1.0, 4)], q0,
+                    RIDER_MARGIN_M) is None:
+                return
         for other in self.stacks:
             if other is not st and not _tucked(other):
                 log.info("tucking %s: reaching %s turns the waist", other.kin.group.name,
