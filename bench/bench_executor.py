@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_executor.py [--quick] [--robots ur5 franka g1]
         [--grounding ground_truth geometric model [model:footprint_grasp=off]
+                     [model:attribute_check=off]
                      [model:observe_from=here] [model@runs/x/best]] [--scenes 50]
         [--noise-seed N] [--out DIR]
 
@@ -54,20 +55,26 @@ RUNNER_VARIANTS = {key: typing.get_args(typing.get_type_hints(RunnerConfig)[key]
 
 
 def grounding_config(robot: str, grounding: str):
-    """(grounding source, checkpoint, executor config) for a ``--grounding`` entry: ``model``,
-    ``model@DIR`` (another checkpoint, side by side with the shipped one), or
-    ``model:footprint_grasp=off`` (the robot's config with one runner setting changed)."""
+    """(grounding source, checkpoint, executor config, attribute check) for a ``--grounding``
+    entry: ``model``, ``model@DIR`` (another checkpoint, side by side with the shipped one),
+    ``model:footprint_grasp=off`` (the robot's config with one runner setting changed) or
+    ``model:attribute_check=off`` (the model's answers unchecked; on by default, as in the
+    perception node)."""
     cfg = load_executor_config(robot)
     source, _, variant = grounding.partition(":")
     source, _, checkpoint = source.partition("@")
+    check = source == "model"
     if variant:
         key, _, value = variant.partition("=")
-        if key not in RUNNER_VARIANTS or value not in RUNNER_VARIANTS[key]:
+        if key == "attribute_check" and value in ("on", "off"):
+            check = source == "model" and value == "on"
+        elif key not in RUNNER_VARIANTS or value not in RUNNER_VARIANTS[key]:
             raise SystemExit(f"unknown grounding variant {variant!r}; known: "
                              + ", ".join(f"{k}={v}" for k, vs in RUNNER_VARIANTS.items()
-                                         for v in vs))
-        setattr(cfg.runner, key, value)
-    return source, checkpoint, cfg
+                                         for v in vs) + ", attribute_check=on|off")
+        else:
+            setattr(cfg.runner, key, value)
+    return source, checkpoint, cfg, check
 
 
 def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 0
@@ -80,7 +87,7 @@ def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 
     if task is None:
         return None
     text, check = task.instruction, task.check
-    source, checkpoint, cfg = grounding_config(robot, grounding)
+    source, checkpoint, cfg, attribute_check = grounding_config(robot, grounding)
     stacks = inprocess_stacks(cfg, world)
     stack = stacks[0]
     cam = None
@@ -88,7 +95,8 @@ def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 
         grounder, observer = GroundTruthGrounder(world), GroundTruthObserver(world)
     else:
         grounder, cam = perception_grounder(world, stack, source, model_path=checkpoint,
-                                            noise_seed=noise_seed)
+                                            noise_seed=noise_seed,
+                                            attribute_check=attribute_check)
         observer = NullObserver()
     start = {o.id: world.object_pose(o.id)[:3, 3].copy() for o in world.objects}
     t0, sim0 = time.perf_counter(), world.data.time
@@ -99,7 +107,13 @@ def run_one(robot: str, seed: int, kind: str, grounding: str, noise_seed: int = 
     finally:
         if cam is not None:
             cam.close()
+    checks = [r.check for r in getattr(grounder, "last_results", ()) if r.check]
+    overruled = [c.get("source", "model") for c in checks if c.get("overruled")]
     return {"robot": robot, "seed": seed, "kind": kind, "grounding": grounding,
+            # attribute check: answers checked, and overruled for an object the model
+            # ranked next ("model") or the one object perception sees fit ("perception")
+            "checked": len(checks), "overruled_model": overruled.count("model"),
+            "overruled_perception": overruled.count("perception"),
             "noise_seed": noise_seed,
             "instruction": text, "runner_ok": report.ok, "success": ok,
             "error": report.error, "failed_step": report.failed_step,
@@ -180,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     log.close()
     print_table(rows, args.robots, args.kinds, groundings)
     print_failures(rows)
+    print_checks(rows, groundings)
     plot(rows, args.robots, args.kinds, groundings, out / "success_rates.png")
     return 0
 
@@ -201,6 +216,24 @@ def print_failures(rows) -> None:
     print("\n| grounding | why it failed | runs |\n|---|---|---|")
     for (g, why), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
         print(f"| {g} | {why} | {n} |")
+
+
+def print_checks(rows, groundings) -> None:
+    """How often the attribute check overruled the model, and how those tasks ended."""
+    lines = []
+    for g in groundings:
+        mine = [r for r in rows if r["grounding"] == g and r.get("checked")]
+        if not mine:
+            continue
+        for source in ("model", "perception"):
+            hit = [r for r in mine if r.get(f"overruled_{source}")]
+            answers = sum(r[f"overruled_{source}"] for r in mine)
+            lines.append(f"| {g} | {source} | {answers} of {sum(r['checked'] for r in mine)} "
+                         f"| {len(hit)} | {sum(r['success'] for r in hit)} |")
+    if lines:
+        print("\n| grounding | overruled for (attribute check) | answers | tasks | "
+              "tasks succeeded |\n|---|---|---|---|---|")
+        print("\n".join(lines))
 
 
 def print_table(rows, robots, kinds, groundings) -> None:

@@ -8,11 +8,13 @@
    node's resident memory (psutil) at start and end.
 
     .venv/bin/python bench/bench_perception.py [--quick] [--duration 300] [--referrer model]
-        [--node-only] [--in-process] [--no-compile] [--compare inference-process|compile]
+        [--node-only] [--in-process] [--no-compile] [--no-check]
+        [--compare inference-process|compile|check]
 
 ``--compare X`` runs 2 and 3 twice, the node's default and then the other setting (the
 pipeline in the node's own process instead of a child; the model eager instead of
-compiled), one after the other, and prints the latency ratios.
+compiled; the model's answers unchecked), one after the other, and prints the latency
+ratios.
 
 Frames are ray-cast boxes (spatial_ros.perception.synthetic), so the camera side costs
 the same in every run. Prints Markdown tables.
@@ -230,6 +232,7 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
            "-p", f"torch_threads:={args.torch_threads}",
            "-p", f"inference_process:={str(not args.in_process).lower()}",
            "-p", f"compile_model:={str(not args.no_compile).lower()}",
+           "-p", f"attribute_check:={str(not args.no_check).lower()}",
            "-p", f"extrinsics_translation:={frame.camera_to_base.translation.tolist()}",
            "-p", f"extrinsics_quaternion_xyzw:={frame.camera_to_base.to_quat()[1].tolist()}"]
     if args.model_path:
@@ -314,7 +317,8 @@ def node_runs(args, frame, stats: dict | None = None) -> str:
 
 # --compare: the args attribute flipped, and what the default and the other run are called
 COMPARISONS = {"inference-process": ("in_process", "child process", "node process"),
-               "compile": ("no_compile", "compiled", "eager")}
+               "compile": ("no_compile", "compiled", "eager"),
+               "check": ("no_check", "checked", "unchecked")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                          "process and GIL)")
     ap.add_argument("--no-compile", action="store_true",
                     help="node param compile_model:=false (eager PyTorch model)")
+    ap.add_argument("--no-check", action="store_true",
+                    help="node param attribute_check:=false (the model's answers unchecked)")
     ap.add_argument("--compare", choices=sorted(COMPARISONS),
                     help="run the node twice, default then the other setting, and print the "
                          "latency ratio")
@@ -345,10 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     frame = render(noise_mm=1.0, hole_fraction=0.01)
     where = "in the node process" if args.in_process else "in a child process"
     model = "eager" if args.no_compile else "compiled"
+    if args.compare != "check" and args.referrer == "model":
+        model += ", unchecked" if args.no_check else ", answers checked"
     if args.compare:
         attr, default, other = COMPARISONS[args.compare]
         where = f"{default} vs {other}" if attr == "in_process" else where
         model = f"{default} vs {other}" if attr == "no_compile" else model
+        model += f", {default} vs {other}" if attr == "no_check" else ""
     print(f"# Perception benchmark ({os.cpu_count()} CPU cores, torch threads "
           f"{__import__('torch').get_num_threads()}, node torch_threads {args.torch_threads}, "
           f"inference {where}, model {model})\n")

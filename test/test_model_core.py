@@ -98,6 +98,11 @@ def test_predict_and_predict_batch(model):
     assert is_rotation(p.rotation, tol=1e-5) and p.gripper_width > 0
     assert p.position is not None and np.all(np.isfinite(p.position)) and p.position[2] > 0
     assert {"preprocess_ms", "model_ms", "total_ms"} <= set(p.timings)
+    # the ranked cells: the answer first, then what the model would answer next
+    probs = [c[2] for c in p.candidates]
+    assert len(p.candidates) == 8 and probs == sorted(probs, reverse=True) and sum(probs) <= 1
+    assert p.candidates[0][:2] == pytest.approx(p.point_norm, abs=1e-5)
+    assert len({(round(x, 4), round(y, 4)) for x, y, _ in p.candidates}) == 8
     rgb2, depth2 = _frame(2)
     batch = model.predict_batch([rgb, rgb2], [depth, depth2], INTR,
                                 ["pick up the red cup", "the small blue bowl on the left"])

@@ -27,6 +27,7 @@ class DemoConfig:
     seed: int = 0
     referrer: str = "model"  # model (the shipped checkpoint) | geometric (the baseline)
     model_path: str = ""
+    attribute_check: bool = True  # the model's answers checked against colour and kind
     out_dir: str = "outputs/demo"
     tasks: tuple[str, ...] = TASK_KINDS
     frame_every_s: float = 0.2  # sim seconds between GIF frames
@@ -132,6 +133,15 @@ def run_task(cfg: DemoConfig, seed: int, index: int, kind: str, out: Path,
         Image.fromarray(draw_overlay(frame.rgb, result, frame.intrinsics)).save(path)
         outcome.overlays.append(str(path.relative_to(out)))
         state = "ok" if result.ok else f"error: {result.error}"
+        check = result.check or {}
+        if check.get("overruled"):
+            how = ("it ranked next" if check.get("source") == "model"
+                   else "perception sees, the only one")
+            state += (f" (check: the model answered the {check['model_object']}, not the "
+                      f"{check['wanted']}; took the {check['chosen_object']} {how})")
+        elif "model_fits" in check:
+            state += (f" (check: answer on the {check['model_object']}, "
+                      f"{'fits' if check['model_fits'] else 'no better fit ranked'})")
         log.info("  perception '%s' -> %s", result.instruction, state)
 
     def on_status(status: dict) -> None:
@@ -142,6 +152,7 @@ def run_task(cfg: DemoConfig, seed: int, index: int, kind: str, out: Path,
     stacks = inprocess_stacks(load_executor_config(cfg.robot), world,
                               on_control_step=recorder)
     grounder, cam = perception_grounder(world, stacks[0], cfg.referrer, cfg.model_path,
+                                        attribute_check=cfg.attribute_check,
                                         on_result=on_result)
     t0, sim0 = time.perf_counter(), world.data.time
     try:
@@ -166,7 +177,9 @@ def run_task(cfg: DemoConfig, seed: int, index: int, kind: str, out: Path,
 
 
 def write_report(cfg: DemoConfig, seed: int, outcomes: list[TaskOutcome], out: Path) -> Path:
-    lines = [f"# spatial_ros demo — {cfg.robot}, scene seed {seed}, perception: {cfg.referrer}",
+    check = "+check" if cfg.referrer == "model" and cfg.attribute_check else ""
+    lines = [f"# spatial_ros demo — {cfg.robot}, scene seed {seed}, perception: "
+             f"{cfg.referrer}{check}",
              "", "| # | task | instruction | result | steps | retries | wall s | sim s | "
              "perception ms (mean) |", "|---|---|---|---|---|---|---|---|---|"]
     for i, o in enumerate(outcomes, 1):

@@ -77,18 +77,21 @@ def make_task(world, kind: str, rng: np.random.Generator) -> SceneTask | None:
 
 
 def perception_grounder(world, stack, referrer_kind: str, model_path: str = "",
-                        on_result: Callable | None = None, noise_seed: int = 0):
+                        on_result: Callable | None = None, noise_seed: int = 0,
+                        attribute_check: bool = True):
     """(PerceptionGrounder, camera) answering on fresh simulated RealSense frames.
 
     ``on_result(frame, result)`` sees every perception answer (for overlays and reports).
     ``noise_seed`` > 0 draws other depth noise for the same scene (run-to-run spread).
+    ``attribute_check``: the model's answers are checked (as the perception node does).
     """
     from spatial_ros.perception.extrinsics import CameraToBase
     from spatial_ros.perception.pipeline import PerceptionPipeline
     from spatial_ros.perception.referrers import load_referrer
     from spatial_ros.sim.camera import SimRealSense
 
-    referrer, name = load_referrer(referrer_kind, model_path)
+    referrer, name = load_referrer(referrer_kind, model_path,
+                                   attribute_check=attribute_check and referrer_kind == "model")
     cam = SimRealSense(world, seed=world.seed if noise_seed == 0 else [world.seed, noise_seed])
     base_inv = np.linalg.inv(world.base_pose)
     pipeline = PerceptionPipeline(referrer, referrer_name=name)

@@ -12,11 +12,13 @@ from spatial_ros.cli._errors import reporting_errors
 
 
 def make_predictor(spec: str, device: str = "auto"):
-    """``centre`` | ``random`` | ``geometric`` | ``model:PATH`` -> (referrer, display name)."""
-    if spec.startswith("model:") or spec == "model":
+    """``centre`` | ``random`` | ``geometric`` | ``model:PATH`` | ``model+check:PATH`` (the
+    model's answers checked against the phrase's colour and kind) -> (referrer, name)."""
+    kind, _, path = spec.partition(":")
+    if kind in ("model", "model+check"):
         from spatial_ros.perception.referrers import load_referrer
 
-        return load_referrer("model", spec.partition(":")[2], device)
+        return load_referrer("model", path, device, attribute_check=kind == "model+check")
     from spatial_ros.data.baselines import make_baseline
 
     return make_baseline(spec), spec
@@ -106,7 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data", required=True, help="dataset directory")
     r.add_argument("--split", default="test")
     r.add_argument("--predictor", action="append", default=[],
-                   help="centre | random | geometric | model:PATH (repeat or comma-separate)")
+                   help="centre | random | geometric | model:PATH | model+check:PATH "
+                        "(repeat or comma-separate)")
     r.add_argument("--out", required=True, help="directory for refer.md, PNG charts, JSONL")
     r.add_argument("--limit", type=int, default=None, help="first N samples only")
     r.add_argument("--device", default="auto", help="for model predictors")

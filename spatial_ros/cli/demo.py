@@ -14,6 +14,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out if len(robots) == 1 else f"{args.out}/{robot}"
         cfg = DemoConfig(robot=robot, seed=args.seed, referrer=args.referrer,
                          model_path=args.model or "", out_dir=out,
+                         attribute_check=not args.no_check,
                          tasks=tuple(args.tasks))
         outcomes = run_demo(cfg)
         n_ok = sum(o.success for o in outcomes)
@@ -32,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="perception: the shipped SpatialMamba checkpoint (or --model) or the "
                         "weights-free geometric baseline")
     p.add_argument("--model", default=None, help="checkpoint directory (default: shipped)")
+    p.add_argument("--no-check", action="store_true",
+                   help="take the model's answers unchecked (no colour/kind check by depth "
+                        "and colour; perception/attribute_check.py)")
     p.add_argument("--tasks", nargs="+", default=["pick", "pick_place", "two_step"],
                    choices=["pick", "pick_place", "two_step", "three_step"])
     p.add_argument("--out", default="outputs/demo", help="report directory")

@@ -28,6 +28,9 @@ class Prediction:
     gripper_width: float | None = None
     position: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: the referrer's next-best answers when it ranks several, best first:
+    #: ``(x_norm, y_norm, probability)``; the first is ``point_norm``
+    candidates: list[tuple[float, float, float]] = field(default_factory=list)
 
     @classmethod
     def from_norm(cls, x: float, y: float, width: int, height: int, **kw) -> Prediction:

@@ -23,6 +23,7 @@ from spatial_ros.model.processing import InputError, check_rgb, normalized_intri
 from spatial_ros.model.spatial_mamba import SpatialMamba
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+CANDIDATES = 8  # ranked cells per answer (Prediction.candidates); an object spans 1-4
 
 
 def _intrinsics_for(intr: Intrinsics, width: int, height: int) -> Intrinsics:
@@ -44,8 +45,10 @@ def _autocast(device: torch.device, dtype: str):
 
 def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
                   intrinsics: Intrinsics | Sequence[Intrinsics], instructions: Sequence[str],
-                  dtype: str = "float32", depth_window: int = 5) -> list[Prediction]:
-    """One forward pass for a batch; ``timings`` (ms) are the batch's, plus ``batch_size``."""
+                  dtype: str = "float32", depth_window: int = 5, candidates: int = CANDIDATES
+                  ) -> list[Prediction]:
+    """One forward pass for a batch; ``timings`` (ms) are the batch's, plus ``batch_size``;
+    ``candidates``: how many ranked cells each ``Prediction.candidates`` lists."""
     n = len(rgbs)
     if not (len(depths_m) == len(instructions) == n):
         raise InputError(f"batch lengths differ: {n} rgb, {len(depths_m)} depth, "
@@ -78,12 +81,14 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     with torch.inference_mode(), _autocast(device, dtype):
         out = (compiled or model)(rgb_t, depth_t, ids, mask)
         point, conf, _ = model.decode_point(out)
+        cand_pts, cand_prob = model.decode_candidates(out, candidates)
         contact = (point + out.contact_delta).clamp(0, 1)
         rot = out.rotation
     point, conf, contact = point.float().cpu().numpy(), conf.float().cpu().numpy(), \
         contact.float().cpu().numpy()
     rot = rot.float().cpu().numpy().astype(np.float64)
     width = out.gripper_width.float().cpu().numpy()
+    cand_pts, cand_prob = cand_pts.cpu().numpy(), cand_prob.cpu().numpy()
     offset = out.depth_offset.float().cpu().numpy()
     t2 = time.perf_counter()
     preds = []
@@ -97,7 +102,9 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
             position = backproject_pixels(u, v, q.depth_m + float(offset[i]), intr)[0]
         preds.append(Prediction.from_norm(
             float(point[i, 0]), float(point[i, 1]), w, h, confidence=float(conf[i]),
-            rotation=rot[i], gripper_width=float(width[i]), position=position))
+            rotation=rot[i], gripper_width=float(width[i]), position=position,
+            candidates=[(float(x), float(y), float(p))
+                        for (x, y), p in zip(cand_pts[i], cand_prob[i], strict=True)]))
     t3 = time.perf_counter()
     timings = {"preprocess_ms": 1e3 * (t1 - t0), "model_ms": 1e3 * (t2 - t1),
                "postprocess_ms": 1e3 * (t3 - t2), "total_ms": 1e3 * (t3 - t0),
@@ -108,7 +115,8 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
 
 
 def predict(model: SpatialMamba, rgb, depth_m, intrinsics: Intrinsics, instruction: str,
-            dtype: str = "float32", depth_window: int = 5) -> Prediction:
+            dtype: str = "float32", depth_window: int = 5, candidates: int = CANDIDATES
+            ) -> Prediction:
     """Single query; see ``predict_batch``."""
     return predict_batch(model, [rgb], [depth_m], intrinsics, [instruction], dtype=dtype,
-                         depth_window=depth_window)[0]
+                         depth_window=depth_window, candidates=candidates)[0]

@@ -772,6 +772,21 @@ class SpatialMamba(nn.Module):
         conf = window.flatten(1).gather(1, cell[:, None])[:, 0].clamp(0, 1)
         return point, conf, cell
 
+    def decode_candidates(self, out: SpatialMambaOutput, k: int,
+                          temperature: float | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (points_norm (B, k, 2), probabilities (B, k)): the ``k`` most probable cells,
+        each at its own sub-patch offset, best first. The first is ``decode_point``'s point;
+        the others are what the model would answer next (a check downstream may prefer one)."""
+        rows, cols = self.config.grid
+        t = self.config.calibration_temperature if temperature is None else temperature
+        prob = torch.softmax(out.point_logits.float() / t, dim=-1)
+        top, cells = prob.topk(min(k, rows * cols), dim=-1)
+        offset = out.point_offsets.float().gather(1, cells[..., None].expand(-1, -1, 2))
+        size = torch.tensor([1 / cols, 1 / rows], device=prob.device)
+        points = (self.cell_centers(prob.device)[cells] + offset * size).clamp(0, 1)
+        return points, top
+
     # -- convenience (implemented in checkpoint.py / predict.py) ------------------------
     @classmethod
     def from_pretrained(cls, path=None, device: str | torch.device = "cpu") -> SpatialMamba:

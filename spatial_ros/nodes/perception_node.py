@@ -118,7 +118,8 @@ class PerceptionNode(Node):
                 or list(p.extrinsics_quaternion_xyzw) != defaults.extrinsics_quaternion_xyzw):
             ext = CameraToBase.from_config(p.extrinsics_config(p.camera_frame))
         self._spec = spec = PipelineSpec(p.referrer, p.model_path, p.device, p.torch_threads,
-                                         p.warm_up, p.compile_model, p.pipeline_config(), ext)
+                                         p.warm_up, p.compile_model, p.pipeline_config(), ext,
+                                         p.attribute_check)
         if p.inference_process:
             pipeline = PipelineProcess(spec)
             self.get_logger().info(f"inference runs in child process {pipeline.pid}")

@@ -44,6 +44,10 @@ class PerceptionParams:
     # torch.compile the model for one question at a time (2 cores: model 43 -> 21 ms on one
     # thread); the first start compiles for about a minute, later ones load torch's cache
     compile_model: bool = True
+    # check the model's answer against the phrase's colour and kind (depth + colour, no
+    # weights; perception/attribute_check.py): a contradicted answer yields to the model's
+    # next-best object that fits. Model referrer only; ~90 ms per question on 2 cores
+    attribute_check: bool = True
     # run the pipeline in a child process: the image callbacks then cannot take the GIL from
     # inference (2 cores, 30 Hz RGB-D: model p95 176-279 ms in-process; pipeline_process.py)
     inference_process: bool = True

@@ -65,9 +65,13 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
         lines += textwrap.wrap(f"error: {result.error}", cfg.wrap_chars)[:2]
     elif result.confidence is not None:
         lines.append(f"conf {result.confidence:.2f}  depth {result.depth_m or 0:.3f} m")
+    if (result.check or {}).get("overruled"):  # the answer is not the model's first
+        lines.append(f"check: model said {result.check['model_object']}, took "
+                     f"{result.check['chosen_object']}")
     line_h = 12
     draw.rectangle([0, 0, image.width, 4 + line_h * len(lines)], fill=(0, 0, 0))
     for i, line in enumerate(lines):
-        colour = (255, 90, 90) if line.startswith("error") else (255, 255, 255)
+        colour = (255, 90, 90) if line.startswith("error") else \
+            (255, 210, 60) if line.startswith("check") else (255, 255, 255)
         draw.text((4, 2 + i * line_h), line, fill=colour, font=font)
     return np.asarray(image)

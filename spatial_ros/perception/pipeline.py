@@ -145,6 +145,8 @@ class PerceptionPipeline:
         res.point_norm = [float(pred.point_norm[0]), float(pred.point_norm[1])]
         res.point_px_model = [u, v]
         res.confidence = float(pred.confidence)
+        check = getattr(self.referrer, "last_check", None)
+        res.check = dict(check) if check else None
         u = min(max(u, 0.0), intr.width - 1e-3)  # point_px may sit on the far border
         v = min(max(v, 0.0), intr.height - 1e-3)
 

@@ -45,6 +45,7 @@ class PipelineSpec:
     compile_model: bool = False  # torch.compile the model (model/compiled_forward.py)
     config: PipelineConfig | None = None
     extrinsics: CameraToBase | None = None
+    attribute_check: bool = False  # check the model's answer's colour and kind
 
 
 def build_pipeline(spec: PipelineSpec):
@@ -60,7 +61,7 @@ def build_pipeline(spec: PipelineSpec):
     referrer, name, error = None, "", None
     try:
         referrer, name = load_referrer(spec.referrer, spec.model_path, spec.device,
-                                       spec.compile_model)
+                                       spec.compile_model, spec.attribute_check)
     except Exception as exc:  # reported in every result instead
         error = f"{spec.referrer} referrer could not be loaded: {exc}"
         name = f"{spec.referrer} (not loaded)"

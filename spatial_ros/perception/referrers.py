@@ -42,10 +42,11 @@ def pick_device(device: str = "auto") -> str:
 
 
 def load_referrer(kind: str = "model", model_path: str = "", device: str = "auto",
-                  compile_model: bool = False):
+                  compile_model: bool = False, attribute_check: bool = False):
     """Returns ``(referrer, name)``; raises FileNotFoundError / RuntimeError / ValueError.
     ``compile_model``: serve through ``torch.compile`` (model.compiled_forward; the first
-    inference compiles)."""
+    inference compiles). ``attribute_check``: the model's answer is checked against the
+    phrase's colour and kind (``perception.attribute_check``); the model referrer only."""
     if kind == "geometric":
         from spatial_ros.data.baselines import GeometricReferrer
 
@@ -62,4 +63,9 @@ def load_referrer(kind: str = "model", model_path: str = "", device: str = "auto
         from spatial_ros.model.compiled_forward import compile_for_inference
 
         compile_for_inference(model)
-    return model, f"model:{path.name}@{dev}{'+compiled' if compile_model else ''}"
+    name = f"model:{path.name}@{dev}{'+compiled' if compile_model else ''}"
+    if attribute_check:
+        from spatial_ros.perception.attribute_check import AttributeCheckedReferrer
+
+        return AttributeCheckedReferrer(model), name + "+check"
+    return model, name

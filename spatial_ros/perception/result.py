@@ -45,6 +45,9 @@ class PerceptionResult:
     # the camera's orientation in the base frame: where "left of" (as the camera sees it) is
     camera_quaternion_base: list[float] | None = None
     confidence: float | None = None
+    #: what the attribute check saw and did (perception/attribute_check.py): the phrase's
+    #: colour/kind, the objects under the model's answer and under the one given, overruled
+    check: dict[str, Any] | None = None
     refined: bool = False
     refine_shift_px: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)

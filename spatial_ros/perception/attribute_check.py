@@ -1,0 +1,273 @@
+"""A second look at the model's answer: does the object it points at look like what the
+phrase names?
+
+The model ranks image cells (``Prediction.candidates``). When its best cell is on the wrong
+object, that object is usually of another colour or kind than the phrase says ("the yellow
+cube" answered on an orange box). Depth and colour measure what stands under each candidate
+without learned weights (``data.perceive``: table plane, clusters, HSV colour names, a shape
+class from the cluster's size), and a candidate whose object contradicts the phrase's colour
+or kind keeps only a share of its probability. Everything the check cannot see stays the
+model's call: relations, ordinals, which of two red cubes, every place ("free spot") prompt.
+
+A measurement can be wrong (perception names ~89 % of shape classes right on the executor's
+frames), so a contradiction only down-weights, and the model's answer is overruled only when
+it is contradicted and an object the model also ranked fits the words better and keeps more
+probability (``choose``). When nothing the model ranked fits a plain "<colour> <kind>"
+phrase and perception sees exactly one object that does, that object is the answer
+(``unique_fit``; the result's check says ``source: perception``): the words alone name it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from spatial_ros.data import grasps
+from spatial_ros.data.expressions import Ref
+from spatial_ros.data.parse import ParseError, parse
+from spatial_ros.data.perceive import PerceiveConfig, Perceived, perceive
+from spatial_ros.data.prediction import Prediction
+from spatial_ros.data.samples import interior_point
+from spatial_ros.data.scene_graph import ObjectNode
+
+UNIQUE_CONFIDENCE = 0.5  # an answer from the unique-fit fallback: perception's, not ranked
+
+
+@dataclass
+class AttributeCheckConfig:
+    enabled: bool = True
+    #: how many of the model's ranked cells are looked at (an object spans 1-4 of its 80)
+    candidates: int = 8
+    #: a candidate whose object has another colour keeps this share of its probability
+    #: (weights: a sweep on the rollouts and robots val splits, flat within +-0.1)
+    colour_weight: float = 0.2
+    #: ... another kind of object (shape class from its size)
+    category_weight: float = 0.2
+    #: ... no object at all under it (table, a robot link, a black object without depth)
+    off_object_weight: float = 0.5
+    #: a candidate pixel this close to an object's pixels is on that object
+    search_px: int = 6
+    #: a contradicted answer to a plain "<colour> <kind>" phrase, with nothing the model
+    #: ranked fitting better, goes to the one perceived object that fits (when exactly one
+    #: does; the result's check then says ``source: perception``)
+    unique_fallback: bool = True
+    perceive: PerceiveConfig = field(default_factory=PerceiveConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("colour_weight", "category_weight", "off_object_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"attribute check {name} must be in [0, 1], got "
+                                 f"{getattr(self, name)}")
+        if self.candidates < 1:
+            raise ValueError(f"attribute check candidates must be >= 1, got {self.candidates}")
+        if self.search_px < 0:
+            raise ValueError(f"attribute check search_px must be >= 0, got {self.search_px}")
+
+
+def named_attributes(instruction: str) -> Ref | None:
+    """The phrase's target as the rule parser reads it, when it names a colour or a kind of
+    object; None for place prompts, unreadable text and bare "it"/"the object"."""
+    try:
+        program = parse(instruction)
+    except ParseError:
+        return None
+    if not isinstance(program, Ref) or (program.colour is None and program.category is None):
+        return None
+    return program
+
+
+def image_boxes(labels: np.ndarray) -> dict[int, tuple[slice, slice]]:
+    """Each perceived object's bounding box in the image (rows, cols)."""
+    return {oid: b for oid, b in enumerate(ndimage.find_objects(labels + 1)) if b is not None}
+
+
+def _smallest_box_around(boxes: dict, row: int, col: int, ids) -> int | None:
+    around = [((b[0].stop - b[0].start) * (b[1].stop - b[1].start), oid)
+              for oid, b in boxes.items() if oid in ids
+              and b[0].start <= row < b[0].stop and b[1].start <= col < b[1].stop]
+    return min(around)[1] if around else None
+
+
+def object_under(labels: np.ndarray, u: float, v: float, radius: int,
+                 boxes: dict | None = None) -> int | None:
+    """The perceived object id at pixel (u, v); else the most common one within ``radius``;
+    else the smallest object whose image box holds the pixel (a container's floor stands too
+    low to be "object", but it is inside the container)."""
+    h, w = labels.shape
+    col, row = int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+    if labels[row, col] >= 0:
+        return int(labels[row, col])
+    patch = labels[max(row - radius, 0):row + radius + 1, max(col - radius, 0):col + radius + 1]
+    ids = patch[patch >= 0]
+    if ids.size:
+        return int(np.bincount(ids).argmax())
+    boxes = image_boxes(labels) if boxes is None else boxes
+    return _smallest_box_around(boxes, row, col, boxes.keys())
+
+
+def container_around(seen: Perceived, u: float, v: float, inner: int | None,
+                     boxes: dict) -> int | None:
+    """The smallest perceived container (box, bowl) other than ``inner`` whose image box
+    holds pixel (u, v): for "the box", a point on what stands in it points at it too."""
+    h, w = seen.labels.shape
+    col, row = int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+    ids = {o.id for o in seen.graph.objects if o.is_container and o.id != inner}
+    return _smallest_box_around(boxes, row, col, ids)
+
+
+def attribute_weight(obj: ObjectNode | None, wanted: Ref, cfg: AttributeCheckConfig) -> float:
+    """How much of a candidate's probability survives what its object looks like."""
+    if obj is None:
+        return cfg.off_object_weight
+    weight = 1.0
+    if wanted.colour is not None and wanted.colour != obj.colour:
+        weight *= cfg.colour_weight
+    if wanted.category is not None and wanted.category != obj.category:
+        weight *= cfg.category_weight
+    return weight
+
+
+@dataclass
+class Ranked:
+    """One object (or one off-object candidate) with the model's probability on it."""
+
+    index: int  # its best candidate in the model's order
+    object_id: int | None
+    probability: float  # the model's probability summed over its candidates
+    weight: float  # attribute_weight
+
+    @property
+    def score(self) -> float:
+        return self.probability * self.weight
+
+
+def rank_candidates(candidates: list[tuple[float, float, float]], seen: Perceived,
+                    wanted: Ref, cfg: AttributeCheckConfig) -> list[Ranked]:
+    """The model's candidates grouped by the object under them, best score first (ties keep
+    the model's order). A candidate on something standing in a container counts for the
+    container when that fits the words better ("the box" answered on the cube in it)."""
+    h, w = seen.labels.shape
+    nodes = {o.id: o for o in seen.graph.objects}
+    boxes = image_boxes(seen.labels)
+    groups: dict[object, Ranked] = {}
+    for i, (x, y, p) in enumerate(candidates):
+        u, v = x * w - 0.5, y * h - 0.5
+        oid = object_under(seen.labels, u, v, cfg.search_px, boxes)
+        weight = attribute_weight(nodes.get(oid), wanted, cfg)
+        outer = container_around(seen, u, v, oid, boxes) if weight < 1.0 else None
+        if outer is not None and attribute_weight(nodes[outer], wanted, cfg) > weight:
+            oid, weight = outer, attribute_weight(nodes[outer], wanted, cfg)
+        key = oid if oid is not None else ("off", i)
+        if key in groups:
+            groups[key].probability += float(p)
+        else:
+            groups[key] = Ranked(i, oid, float(p), weight)
+    return sorted(groups.values(), key=lambda r: (-r.score, r.index))
+
+
+def choose(ranked: list[Ranked]) -> tuple[Ranked, Ranked]:
+    """(the answer, the model's own): the model's own unless what stands under it
+    contradicts the words and another object it ranked fits them better and outscores it
+    (an object: a candidate on the bare table or a robot link is never the answer).
+    An uncontradicted answer stands even when more of the model's probability lies on
+    another object that fits as well: the model's first cell is its answer."""
+    first = next(r for r in ranked if r.index == 0)
+    # never onto no object: the phrase names one, and an empty grasp helps nobody
+    better = [r for r in ranked if r.weight > first.weight and r.object_id is not None]
+    if first.weight >= 1.0 or not better or better[0].score <= first.score:
+        return first, first
+    return better[0], first
+
+
+class AttributeCheckedReferrer:
+    """A referrer (the model) whose answer is checked against the phrase's colour and kind;
+    same ``predict`` interface, so the pipeline, the node and the benchmarks take it as is.
+    ``last_check`` says what the check saw and did, for logs and reports."""
+
+    def __init__(self, referrer, cfg: AttributeCheckConfig | None = None,
+                 max_gripper_width: float = 0.085) -> None:
+        self.referrer = referrer
+        self.cfg = cfg or AttributeCheckConfig()
+        self.max_gripper_width = max_gripper_width
+        self.camera_pose: np.ndarray | None = None
+        self.last_check: dict = {}
+
+    def set_camera_pose(self, camera_pose: np.ndarray | None) -> None:
+        self.camera_pose = None if camera_pose is None else np.asarray(camera_pose, float)
+        inner = getattr(self.referrer, "set_camera_pose", None)
+        if callable(inner):
+            inner(camera_pose)
+
+    def __getattr__(self, name: str):  # the model's own attributes (config, processor, ...)
+        if name == "referrer":
+            raise AttributeError(name)
+        return getattr(self.referrer, name)
+
+    def predict(self, rgb: np.ndarray, depth_m: np.ndarray, intrinsics,
+                instruction: str) -> Prediction:
+        pred = self.referrer.predict(rgb, depth_m, intrinsics, instruction,
+                                     candidates=self.cfg.candidates)
+        self.last_check = {}
+        wanted = named_attributes(instruction) if self.cfg.enabled else None
+        if wanted is None or len(pred.candidates) < 2:
+            return pred
+        t0 = time.perf_counter()
+        try:
+            seen = perceive(rgb, depth_m, intrinsics, self.camera_pose, self.cfg.perceive)
+        except ValueError as exc:  # no table in view: nothing to check against
+            self.last_check = {"skipped": str(exc)}
+            return pred
+        ranked = rank_candidates(pred.candidates, seen, wanted, self.cfg)
+        best, first = choose(ranked)
+        nodes = {o.id: o for o in seen.graph.objects}
+        h, w = seen.labels.shape
+        answer = None  # (pixel, object, confidence) when the model's answer is overruled
+        if best.index != 0:
+            x, y, _ = pred.candidates[best.index]
+            total = sum(r.score for r in ranked)
+            answer = ((x * w - 0.5, y * h - 0.5), nodes[best.object_id],
+                      best.score / max(total, 1e-9))
+        elif first.weight < 1.0 and self.cfg.unique_fallback:
+            only = unique_fit(seen, wanted, self.cfg)
+            if only is not None:
+                answer = (interior_point(seen.labels == only.id), only, UNIQUE_CONFIDENCE)
+        self.last_check = {
+            "wanted": " ".join(filter(None, (wanted.colour, wanted.category))),
+            "model_object": _describe(nodes.get(first.object_id)),
+            "chosen_object": _describe(answer[1] if answer else nodes.get(first.object_id)),
+            "model_fits": first.weight >= 1.0,
+            "overruled": answer is not None,
+            "source": "model" if answer is None or best.index != 0 else "perception"}
+        pred.timings = {**pred.timings, "check_ms": 1e3 * (time.perf_counter() - t0)}
+        if answer is None:
+            return pred
+        (u, v), node, confidence = answer
+        out = Prediction.from_px(u, v, w, h, confidence=confidence, timings=pred.timings,
+                                 candidates=pred.candidates)
+        grasp = grasps.top_down_grasp(node, self.max_gripper_width)
+        if grasp is not None:  # the model's own grasp belongs to the object it chose
+            cam = grasps.to_camera(grasp, seen.graph)
+            out.rotation, out.gripper_width, out.position = cam.rotation, cam.width, \
+                cam.position
+        return out
+
+
+def unique_fit(seen: Perceived, wanted: Ref, cfg: AttributeCheckConfig) -> ObjectNode | None:
+    """The one perceived object that fits a plain "<colour> <kind>" phrase, when exactly one
+    does: the words then name it whatever the model ranked. None for phrases with relations,
+    ordinals, superlatives or size words (only the model reads those) and when none or
+    several fit."""
+    plain = (wanted.relation is None and wanted.select is None and wanted.ordinal is None
+             and wanted.size_word is None and wanted.colour is not None
+             and wanted.category is not None)
+    if not plain:
+        return None
+    fits = [o for o in seen.graph.objects if attribute_weight(o, wanted, cfg) >= 1.0]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _describe(obj: ObjectNode | None) -> str:
+    return "nothing" if obj is None else f"{obj.colour} {obj.category}"

@@ -1,0 +1,195 @@
+"""The attribute check: the model's answer yields to its next-best object only when what
+stands under the answer contradicts the phrase's colour or kind (perception on a rendered
+simulated frame, no learned weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spatial_ros.data.expressions import Ref
+from spatial_ros.data.prediction import Prediction
+from spatial_ros.data.samples import interior_point
+from spatial_ros.data.scene_graph import ObjectNode
+from spatial_ros.perception.attribute_check import (
+    AttributeCheckConfig,
+    AttributeCheckedReferrer,
+    Ranked,
+    attribute_weight,
+    choose,
+    named_attributes,
+    object_under,
+    rank_candidates,
+)
+
+
+class RankedReferrer:
+    """Answers with fixed ranked candidates (pixel, probability): a model whose ranking is
+    known."""
+
+    def __init__(self, candidates_px):
+        self.candidates_px = candidates_px
+
+    def predict(self, rgb, depth_m, intrinsics, instruction, candidates=8):
+        w, h = intrinsics.width, intrinsics.height
+        cands = [((u + 0.5) / w, (v + 0.5) / h, p) for (u, v), p in self.candidates_px]
+        (u, v), _ = self.candidates_px[0]
+        return Prediction.from_px(u, v, w, h, confidence=0.6, rotation=np.eye(3),
+                                  candidates=cands)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from spatial_ros.data.sim_scene import render_scene
+
+    scene = render_scene(3)
+    objs = [o for o in scene.graph.objects if o.pixels > 800]
+    # two objects that differ in colour and in kind
+    pair = next((a, b) for a in objs for b in objs
+                if a.colour != b.colour and a.category != b.category and a.category != "mug"
+                and b.category != "mug")
+    return scene, pair
+
+
+def _checked(scene, first, second, p_first=0.4, p_second=0.3):
+    px = [(interior_point(scene.segmentation == o.id), p)
+          for o, p in ((first, p_first), (second, p_second))]
+    ref = AttributeCheckedReferrer(RankedReferrer(px))
+    ref.set_camera_pose(scene.graph.camera_pose)
+    return ref
+
+
+def _ask(scene, ref, text):
+    depth_m = scene.depth_mm.astype(np.float32) / 1000.0
+    pred = ref.predict(scene.rgb, depth_m, scene.intrinsics, text)
+    col, row = (round(c) for c in pred.point_px)
+    return pred, int(scene.segmentation[row, col])
+
+
+def test_a_contradicted_answer_yields_to_the_next_object_that_fits(scene):
+    scene, (a, b) = scene
+    ref = _checked(scene, a, b)
+    pred, hit = _ask(scene, ref, f"Pick up the {b.colour} {b.category}")
+    assert hit == b.id
+    assert ref.last_check["overruled"] and ref.last_check["wanted"] == f"{b.colour} {b.category}"
+    assert ref.last_check["chosen_object"] == f"{b.colour} {b.category}"
+    assert pred.rotation is not None and not np.allclose(pred.rotation, np.eye(3))  # its grasp
+    assert 0.0 < pred.confidence <= 1.0 and "check_ms" in pred.timings
+
+
+def test_an_answer_that_fits_the_words_stands(scene):
+    scene, (a, b) = scene
+    ref = _checked(scene, a, b, p_first=0.2, p_second=0.5)  # more mass elsewhere: still a
+    pred, hit = _ask(scene, ref, f"Pick up the {a.colour} {a.category}")
+    assert hit == a.id and not ref.last_check["overruled"]
+    assert np.allclose(pred.rotation, np.eye(3))  # the model's own answer, untouched
+
+
+def test_place_prompts_and_unreadable_text_are_not_checked(scene):
+    scene, (a, b) = scene
+    ref = _checked(scene, a, b)
+    for text in (f"Place it in the free spot to the left of the {b.colour} {b.category}",
+                 "zorp the flibber"):
+        _, hit = _ask(scene, ref, text)
+        assert hit == a.id and ref.last_check == {}
+
+
+def test_no_table_in_view_leaves_the_answer_and_says_why(scene):
+    scene, (a, b) = scene
+    ref = _checked(scene, a, b)
+    pred = ref.predict(scene.rgb, np.zeros(scene.depth_mm.shape, np.float32),
+                       scene.intrinsics, f"the {b.colour} {b.category}")
+    assert "valid points" in ref.last_check["skipped"]
+    assert pred.point_px == pytest.approx(interior_point(scene.segmentation == a.id))
+
+
+def test_the_checked_model_runs_through_the_pipeline_and_reports_the_check(scene):
+    from spatial_ros.perception.extrinsics import CameraToBase
+    from spatial_ros.perception.overlay import draw_overlay
+    from spatial_ros.perception.pipeline import PerceptionPipeline
+
+    scene, (a, b) = scene
+    ref = _checked(scene, a, b)
+    pipe = PerceptionPipeline(ref, extrinsics=CameraToBase.from_matrix(scene.graph.camera_pose))
+    res = pipe.run(scene.rgb, scene.depth_mm.astype(np.float32) / 1000.0, scene.intrinsics,
+                   f"Pick up the {b.colour} {b.category}")
+    assert res.ok and res.check["overruled"]
+    assert np.linalg.norm(np.asarray(res.point_base)[:2] - b.position[:2]) < 0.06
+    assert res.to_dict()["check"]["chosen_object"] == f"{b.colour} {b.category}"
+    plain = dict(res.to_dict(), check=None)
+    drawn = draw_overlay(scene.rgb, res, scene.intrinsics)
+    unmarked = draw_overlay(scene.rgb, type(res).from_dict(plain), scene.intrinsics)
+    assert (drawn[:60] != unmarked[:60]).any()  # the banner says the check overruled it
+
+
+def test_named_attributes_reads_colour_and_kind_only_from_object_phrases():
+    ref = named_attributes("Pick up the red cube left of the bowl")
+    assert (ref.colour, ref.category) == ("red", "cube")
+    assert named_attributes("Point to the box").category == "box"
+    assert named_attributes("Place it in the free spot to the left of the bowl") is None
+    assert named_attributes("") is None
+
+
+def test_object_under_takes_a_container_floor_as_the_container():
+    labels = -np.ones((60, 60), int)
+    labels[10:50, 10] = labels[10:50, 49] = labels[10, 10:50] = labels[49, 10:50] = 0  # walls
+    labels[25:30, 25:30] = 1  # something standing inside
+    assert object_under(labels, 27, 27, 2) == 1
+    assert object_under(labels, 40, 40, 2) == 0  # the floor: inside the box's image box
+    assert object_under(labels, 11.6, 30, 2) == 0  # near a wall pixel
+    assert object_under(labels, 3, 3, 2) is None  # the table outside
+
+
+def test_weights_and_the_choice_rule():
+    cfg = AttributeCheckConfig(colour_weight=0.2, category_weight=0.5, off_object_weight=0.3)
+    node = ObjectNode(0, "cube", "red", (0.05,) * 3, np.zeros(3), np.eye(3))
+    assert attribute_weight(node, Ref(colour="red", category="cube"), cfg) == 1.0
+    assert attribute_weight(node, Ref(colour="blue", category="cube"), cfg) == 0.2
+    assert attribute_weight(node, Ref(colour="blue", category="box"), cfg) == pytest.approx(0.1)
+    assert attribute_weight(None, Ref(category="box"), cfg) == 0.3
+    fits, wrong, far = Ranked(1, 5, 0.3, 1.0), Ranked(0, 4, 0.5, 0.2), Ranked(2, 6, 0.01, 1.0)
+    assert choose([fits, wrong]) == (fits, wrong)
+    assert choose([wrong, far]) == (wrong, wrong)  # too little probability on what fits
+    assert choose([Ranked(0, 4, 0.5, 1.0), fits])[0].index == 0  # uncontradicted stands
+    off_table = Ranked(1, None, 0.6, 0.5)
+    assert choose([off_table, wrong]) == (wrong, wrong)  # never onto no object
+    with pytest.raises(ValueError, match="colour_weight"):
+        AttributeCheckConfig(colour_weight=1.5)
+
+
+def test_a_point_on_what_stands_in_a_container_counts_for_the_container():
+    from spatial_ros.data.perceive import Perceived
+    from spatial_ros.data.scene_graph import SceneGraph
+
+    labels = -np.ones((60, 80), int)
+    labels[10:50, 10] = labels[10:50, 49] = labels[10, 10:50] = labels[49, 10:50] = 0
+    labels[25:30, 25:30] = 1  # a yellow cube in the orange box
+    labels[20:30, 60:70] = 2  # a black box beside it
+    size = (0.05, 0.05, 0.05)
+    nodes = [ObjectNode(0, "box", "orange", size, np.zeros(3), np.eye(3), is_container=True),
+             ObjectNode(1, "cube", "yellow", size, np.zeros(3), np.eye(3)),
+             ObjectNode(2, "box", "black", size, np.zeros(3), np.eye(3), is_container=True)]
+    seen = Perceived(SceneGraph(nodes, np.eye(4), 80, 60), labels, np.zeros(4))
+    on_cube, on_black = ((27.5 / 80, 27.5 / 60), (65.5 / 80, 25.5 / 60))
+    cands = [(*on_cube, 0.5), (*on_black, 0.3)]
+    ranked = rank_candidates(cands, seen, Ref(colour="orange", category="box"),
+                             AttributeCheckConfig())
+    assert (ranked[0].object_id, ranked[0].weight) == (0, 1.0)  # the box, not the cube
+    assert choose(ranked)[0].index == 0  # so the model's answer stands
+    ranked = rank_candidates(cands, seen, Ref(colour="yellow", category="cube"),
+                             AttributeCheckConfig())
+    assert ranked[0].object_id == 1 and ranked[0].weight == 1.0
+
+
+def test_a_plain_phrase_the_model_missed_goes_to_the_one_object_that_fits(scene):
+    scene, (a, b) = scene
+    ref = _checked(scene, a, a)  # the model ranks only the wrong object
+    pred, hit = _ask(scene, ref, f"Pick up the {b.colour} {b.category}")
+    assert hit == b.id and ref.last_check["source"] == "perception"
+    assert ref.last_check["overruled"] and pred.confidence == 0.5
+    # a relation is the model's to read: no fallback, the answer stands (contradicted)
+    _, hit = _ask(scene, ref, f"Pick up the {b.colour} {b.category} nearest to the robot")
+    assert hit == a.id and not ref.last_check["overruled"]
+    ref.cfg.unique_fallback = False
+    _, hit = _ask(scene, ref, f"Pick up the {b.colour} {b.category}")
+    assert hit == a.id
