@@ -235,3 +235,14 @@ def test_model_answers_are_placed_correctly_in_3d(model_results):
 @needs_checkpoint
 def test_model_refers_to_the_target(model_results):
     _check_on_target(model_results)
+
+
+@needs_checkpoint
+def test_the_node_serves_the_model_with_the_attribute_check(model_results):
+    """config/perception.yaml turns the check on: every answer says what it checked (the
+    colour and kind asked for) and whether the model's own answer fitted them."""
+    for _, text, *_, res in model_results:
+        check = res["check"]
+        assert check is not None and f"the {check['wanted']}" == text, res
+        assert isinstance(check["model_fits"], bool) and check["source"] in ("model",
+                                                                             "perception")
