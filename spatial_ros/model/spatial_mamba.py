@@ -761,10 +761,7 @@ class SpatialMamba(nn.Module):
         t = self.config.calibration_temperature if temperature is None else temperature
         prob = torch.softmax(out.point_logits / t, dim=-1)
         cell = prob.argmax(-1)
-        corner = self.cell_centers(prob.device)[cell]
-        offset = out.point_offsets[torch.arange(len(cell), device=cell.device), cell]
-        size = torch.tensor([1 / cols, 1 / rows], device=prob.device)
-        point = (corner + offset * size).clamp(0, 1)
+        point = self.cell_points(out, cell[:, None])[:, 0]
         w = self.config.confidence_window
         grid = prob.view(-1, 1, rows, cols)
         window = F.avg_pool2d(grid, 2 * w + 1, stride=1, padding=w,
@@ -782,10 +779,15 @@ class SpatialMamba(nn.Module):
         t = self.config.calibration_temperature if temperature is None else temperature
         prob = torch.softmax(out.point_logits.float() / t, dim=-1)
         top, cells = prob.topk(min(k, rows * cols), dim=-1)
+        return self.cell_points(out, cells), top
+
+    def cell_points(self, out: SpatialMambaOutput, cells: torch.Tensor) -> torch.Tensor:
+        """(B, K) cell indices -> (B, K, 2) normalized points: each cell's corner plus its
+        own sub-patch offset (the point ``decode_point`` and ``decode_candidates`` answer)."""
+        rows, cols = self.config.grid
         offset = out.point_offsets.float().gather(1, cells[..., None].expand(-1, -1, 2))
-        size = torch.tensor([1 / cols, 1 / rows], device=prob.device)
-        points = (self.cell_centers(prob.device)[cells] + offset * size).clamp(0, 1)
-        return points, top
+        size = torch.tensor([1 / cols, 1 / rows], device=cells.device)
+        return (self.cell_centers(cells.device)[cells] + offset * size).clamp(0, 1)
 
     # -- convenience (implemented in checkpoint.py / predict.py) ------------------------
     @classmethod

@@ -91,13 +91,18 @@ def _smallest_box_around(boxes: dict, row: int, col: int, ids) -> int | None:
     return min(around)[1] if around else None
 
 
+def _pixel(shape: tuple[int, ...], u: float, v: float) -> tuple[int, int]:
+    """(col, row) of the pixel nearest (u, v), inside an image of ``shape`` (rows, cols)."""
+    h, w = shape[:2]
+    return int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+
+
 def object_under(labels: np.ndarray, u: float, v: float, radius: int,
                  boxes: dict | None = None) -> int | None:
     """The perceived object id at pixel (u, v); else the most common one within ``radius``;
     else the smallest object whose image box holds the pixel (a container's floor stands too
     low to be "object", but it is inside the container)."""
-    h, w = labels.shape
-    col, row = int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+    col, row = _pixel(labels.shape, u, v)
     if labels[row, col] >= 0:
         return int(labels[row, col])
     patch = labels[max(row - radius, 0):row + radius + 1, max(col - radius, 0):col + radius + 1]
@@ -112,8 +117,7 @@ def container_around(seen: Perceived, u: float, v: float, inner: int | None,
                      boxes: dict) -> int | None:
     """The smallest perceived container (box, bowl) other than ``inner`` whose image box
     holds pixel (u, v): for "the box", a point on what stands in it points at it too."""
-    h, w = seen.labels.shape
-    col, row = int(np.clip(round(u), 0, w - 1)), int(np.clip(round(v), 0, h - 1))
+    col, row = _pixel(seen.labels.shape, u, v)
     ids = {o.id for o in seen.graph.objects if o.is_container and o.id != inner}
     return _smallest_box_around(boxes, row, col, ids)
 
@@ -158,8 +162,10 @@ def rank_candidates(candidates: list[tuple[float, float, float]], seen: Perceive
         oid = object_under(seen.labels, u, v, cfg.search_px, boxes)
         weight = attribute_weight(nodes.get(oid), wanted, cfg)
         outer = container_around(seen, u, v, oid, boxes) if weight < 1.0 else None
-        if outer is not None and attribute_weight(nodes[outer], wanted, cfg) > weight:
-            oid, weight = outer, attribute_weight(nodes[outer], wanted, cfg)
+        if outer is not None:
+            outer_weight = attribute_weight(nodes[outer], wanted, cfg)
+            if outer_weight > weight:
+                oid, weight = outer, outer_weight
         key = oid if oid is not None else ("off", i)
         if key in groups:
             groups[key].probability += float(p)
@@ -200,11 +206,6 @@ class AttributeCheckedReferrer:
         inner = getattr(self.referrer, "set_camera_pose", None)
         if callable(inner):
             inner(camera_pose)
-
-    def __getattr__(self, name: str):  # the model's own attributes (config, processor, ...)
-        if name == "referrer":
-            raise AttributeError(name)
-        return getattr(self.referrer, name)
 
     def predict(self, rgb: np.ndarray, depth_m: np.ndarray, intrinsics,
                 instruction: str) -> Prediction:
