@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -54,6 +57,25 @@ def test_node_process_stops_cleanly_on_sigint():
         assert wait_for(lambda: "ready" in proc.output(), timeout=30.0), proc.output()
         rc = proc.stop(timeout=10.0)
     assert rc == 0, proc.output()
+
+
+def test_a_node_whose_stop_hangs_is_ended_after_its_grace_period():
+    """What a node gets from the kernel when `spatial-ros up` is killed is SIGTERM, and no one
+    is left to escalate: a hung stop must end by itself, saying where it hung."""
+    script = str(REPO / "test" / "scripts" / "stuck_closing_node.py")
+    with NodeProcess(script) as proc:
+        assert wait_for(lambda: "ready" in proc.output(), timeout=30.0), proc.output()
+        proc.proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        try:
+            rc = proc.proc.wait(timeout=30.0)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 30 s after SIGTERM:\n{proc.output()}")
+        elapsed = time.monotonic() - t0
+    out = proc.output()
+    assert rc == 1 and "closing" in out, out
+    assert 1.5 < elapsed < 20.0, elapsed  # the 2 s grace, not the first second
+    assert "Timeout" in out and "in close" in out, out  # every thread's stack, ours included
 
 
 @pytest.mark.parametrize("encoding,shape,dtype", [

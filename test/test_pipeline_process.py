@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 
 import pytest
 
@@ -70,3 +72,23 @@ def test_a_child_that_does_not_start_is_an_error_result_not_a_crash(frame, spec)
         assert _ask(proc, frame, "e").ok  # and recovers once a child can start
     finally:
         proc.close()
+
+
+def test_close_does_not_wait_out_a_request_that_hangs(frame, spec):
+    """Shutdown kills a child that is stuck mid-request instead of waiting the request's
+    30 s timeout; the request gets an error result."""
+    proc = PipelineProcess(spec)
+    try:
+        assert _ask(proc, frame, "f").ok
+        os.kill(proc.pid, signal.SIGSTOP)  # a forward pass that never ends
+        answers = []
+        asking = threading.Thread(target=lambda: answers.append(_ask(proc, frame, "g")))
+        asking.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+    finally:
+        proc.close(wait_s=1.0)
+    assert time.monotonic() - t0 < 8.0
+    asking.join(timeout=10.0)
+    assert answers and not answers[0].ok and "inference process failed" in answers[0].error
+    assert proc.pid is None

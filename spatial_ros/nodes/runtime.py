@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from collections.abc import Callable
 
@@ -22,13 +23,20 @@ from rclpy.qos import (
 
 from spatial_ros.nodes.dds_profile import use_large_shm_profile
 
+#: seconds a node may take to stop once told to; then it is ended (exit code 1) with every
+#: thread's stack on stderr. A node whose launcher was killed gets SIGTERM from the kernel
+#: (``common.lifetime``) and nobody left to escalate: it must not linger on the DDS domain.
+SHUTDOWN_GRACE_S = 10.0
 
-def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads: int = 4) -> int:
+
+def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads: int = 4,
+             shutdown_grace_s: float = SHUTDOWN_GRACE_S) -> int:
     """Runs one node until Ctrl-C / SIGTERM; returns a process exit code.
 
     Every node gets the large shared-memory Fast DDS profile (see ``dds_profile``): our
     nodes publish 640x480 images, which default Fast DDS settings mostly drop between
-    processes.
+    processes. Stopping is bounded by ``shutdown_grace_s`` (close, DDS teardown and the
+    interpreter's exit together).
     """
     use_large_shm_profile()
     rclpy.init(args=argv if argv is not None else sys.argv)
@@ -42,6 +50,8 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # a watchdog thread in C: it fires even if the stop hangs without the GIL
+        faulthandler.dump_traceback_later(shutdown_grace_s, exit=True)
         if node is not None:
             close = getattr(node, "close", None)
             if callable(close):

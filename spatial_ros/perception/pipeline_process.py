@@ -268,8 +268,17 @@ class PipelineProcess:
                                 error=error, referrer=self.referrer_name,
                                 stamp_ns=int(stamp_ns))
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, wait_s: float = 2.0) -> None:
+        """Asks the child to stop; a request still running (it holds the lock for up to
+        ``timeout_s``) is not waited for longer than ``wait_s``: its child is killed and the
+        request gets an error result."""
+        if not self._lock.acquire(timeout=wait_s):
+            log.warning("closing while a request runs: stopping the inference process")
+            proc = self._proc
+            if proc is not None and proc.is_alive():
+                proc.kill()  # the request's poll/recv then fails and it releases the lock
+            self._lock.acquire()
+        try:
             if self._conn is not None:
                 with contextlib.suppress(BrokenPipeError, OSError):
                     self._conn.send(None)
@@ -277,3 +286,5 @@ class PipelineProcess:
                 self._proc.join(timeout=3.0)
             self._kill()
             self._frames.close()
+        finally:
+            self._lock.release()
