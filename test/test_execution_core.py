@@ -169,7 +169,7 @@ def test_a_node_driving_one_g1_arm_still_checks_the_hand_its_waist_carries():
     assert [name for name, _ in stack.envelope.riders] == ["right_arm hand"]
     q0 = stack.kin.home.copy()
     q1 = q0.copy()
-    q1[stack.kin.joint_names.index("waist_yaw_joint")] = -1.5
+    q1[stack.kin.joint_names.index("waist_yaw_joint")] = -1.75
     with pytest.raises(EnvelopeViolation, match="carries the right_arm hand"):
         stack.planner.joint_move(q0, q1, "turn")
     assert asked and all(n.startswith(("waist", "right_")) for n in asked[0])

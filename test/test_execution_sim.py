@@ -215,6 +215,66 @@ def test_place_moves_to_an_alternative_spot_when_the_first_is_not_allowed(where)
     assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)
 
 
+class _SeesTheHeldObjectAfterThePick(_OffFirstTime):
+    """Perception that, asked where the anchor is once the object is held, points at the
+    object in the hand (the model did, on a G1): the spot beside the anchor it reads off that
+    answer (here: on the wrong side) lies on the table, but the anchor it saw is up in the
+    hand."""
+
+    def __init__(self, inner: GroundTruthGrounder, world, item) -> None:
+        super().__init__(inner)
+        self.world, self.item, self.place_calls = world, item, 0
+
+    def locate(self, phrase: str) -> Target:
+        return self.inner.locate(phrase)
+
+    def place_target(self, relation, anchor, held_id):
+        self.place_calls += 1
+        if self.place_calls == 1:
+            return self.inner.place_target(relation, anchor, held_id)
+        # a spot on the other side: beside the held object's place, not the anchor's
+        t = self.inner.place_target("right_of", anchor, held_id)
+        held = np.linalg.inv(self.world.base_pose) @ self.world.object_pose(self.item.id)
+        t.seen_at, t.spots = held[:3, 3].copy(), []
+        return t
+
+
+def test_place_beside_an_anchor_seen_in_the_hand_keeps_the_answer_from_before_the_pick():
+    world, stack = _setup("franka", seed=0)
+    box = next(o for o in world.objects if o.is_container)
+    item = next(o for o in world.objects if o.graspable and o.category in ("cube", "block"))
+    grounder = _SeesTheHeldObjectAfterThePick(GroundTruthGrounder(world), world, item)
+    report = _runner(world, stack, grounder=grounder).run(
+        f"put {_phrase(item)} to the left of {_phrase(box)}")
+    assert report.ok, report
+    assert grounder.place_calls == 2
+    from spatial_ros.data import relations
+    from spatial_ros.execution.grounding import world_scene
+
+    g = world_scene(world)()
+    assert relations.left_of(g, g.by_id(item.id), g.by_id(box.id))
+
+
+def test_a_retreat_that_cannot_back_out_goes_to_its_fallback_pose():
+    """After letting go the arm must get away even where the straight retreat has no IK:
+    back up to the hover it came down from."""
+    from spatial_ros.execution.skills import Stage
+
+    _world, stack = _setup("ur5", seed=0)
+    tcp = stack.kin.fk(stack.backend.joint_positions())
+    nowhere, hover = tcp.copy(), tcp.copy()
+    nowhere[:3, 3] = [0.93, 0.72, 0.05]  # inside the workspace box, beyond reach
+    hover[:3, 3] += [0.0, 0.0, 0.05]
+    stage = Stage("retreat", "cartesian", pose=nowhere, free_fallback=True, fallback_pose=hover)
+    result = stack.skills.run("place", [stage], threading.Event())
+    assert result.ok, result
+    got = stack.kin.fk_position(stack.backend.joint_positions())
+    assert np.linalg.norm(got - hover[:3, 3]) < 0.01
+    stage.fallback_pose = None  # without one, the failure says why
+    result = stack.skills.run("place", [stage], threading.Event())
+    assert not result.ok and result.stage == "retreat" and "IK" in result.reason
+
+
 def test_failed_grasp_is_retried_once_then_succeeds():
     world, stack = _setup("ur5", seed=0)
     item = next(o for o in world.objects if o.graspable and o.category == "cube")
@@ -407,14 +467,14 @@ def _hands_in_box(stacks) -> bool:
 
 
 def test_g1_waist_never_carries_the_idle_hand_out_of_the_workspace():
-    """G1's waist belongs to both arm groups: the left arm turning it 1.5 rad swings the
+    """G1's waist belongs to both arm groups: the left arm turning it 1.75 rad swings the
     right hand (at home) behind the pelvis. The envelope refuses that; with the right arm
     tucked (hand on the midline in front of the chest) the same turn runs."""
     world = build_world(robot="g1", seed=1)
     left, right = inprocess_stacks(load_executor_config("g1"), world)
     q0 = left.backend.joint_positions()
     q1 = q0.copy()
-    q1[left.kin.joint_names.index("waist_yaw_joint")] = -1.5
+    q1[left.kin.joint_names.index("waist_yaw_joint")] = -1.75
     with pytest.raises(EnvelopeViolation, match="carries the right_arm hand"):
         left.planner.joint_move(q0, q1, "turn")
     assert left.backend.sent == []
@@ -495,3 +555,41 @@ def test_retry_after_an_empty_grasp_uses_the_grounders_other_grasp(with_retry):
     report = _runner(world, stack, grounder=grounder).run(f"pick up {_phrase(item)}")
     assert report.retries == 1 and grounder.calls == 2
     assert report.ok is with_retry, report
+
+
+def test_g1_goes_home_in_two_moves_where_the_straight_one_leaves_the_box():
+    """Unfolding the arm while the waist turns back swings a G1 hand reaching far left up
+    above the workspace box; the arm's joints go home first, then the waist."""
+    world = build_world(robot="g1", seed=0)
+    stack = inprocess_stacks(load_executor_config("g1"), world)[0]
+    far_left = np.eye(4)
+    far_left[:3, :3], far_left[:3, 3] = np.diag([1.0, -1.0, -1.0]), [0.159, 0.449, 0.015]
+    q_far = stack.kin.solve(far_left, stack.kin.home)
+    shared = stack.skills.shared_joints()
+    for goal in (np.where(shared, q_far, stack.kin.home), q_far):  # out the way that stays in
+        traj = stack.planner.joint_move(stack.backend.joint_positions(), goal)
+        assert stack.backend.execute(traj, threading.Event()).ok
+    q = stack.backend.joint_positions()
+    with pytest.raises(EnvelopeViolation, match="outside the workspace box"):
+        stack.planner.joint_move(q, stack.kin.home)
+    result = stack.skills.home(threading.Event())
+    assert result.ok, result
+    assert np.max(np.abs(stack.backend.joint_positions() - stack.kin.home)) < 0.05
+    for t, point in enumerate(stack.backend.sent[-1].positions):
+        assert not stack.planner.envelope.point_problem(stack.kin.fk_position(point)), t
+
+
+def test_g1_lets_go_of_a_block_held_across_its_long_side():
+    """Regression (G1 seed 2): the white block, grasped across its 7 cm side, was released
+    with the jaws opened to its 4.5 cm side + 2.5 cm (7.0 cm), stayed in the hand and went
+    home with it. The jaws now open wider than they hold."""
+    world = build_world(robot="g1", seed=2)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    report = runner.run("put the white block to the left of the pink bowl")
+    assert report.ok, report
+    for arm in stacks:
+        arm.skills.home(threading.Event())
+    block = next(o for o in world.objects if o.name.startswith("white_block"))
+    z = (np.linalg.inv(world.base_pose) @ world.object_pose(block.id))[2, 3]
+    assert z < -0.15 + 0.03  # on the table (base frame: table top at -0.15), not in the hand

@@ -37,6 +37,9 @@ class MotionConfig:
     """Distances (metres) of MoveIt Task Constructor-style pick and place stages."""
 
     approach_distance: float = 0.10
+    #: > 0: the free move goes this far above the pre-grasp first and comes down to it on a
+    #: line (a G1's free moves from home dip into the containers beside what it picks)
+    pregrasp_hover: float = 0.0
     lift_distance: float = 0.12
     place_hover: float = 0.12
     place_release_height: float = 0.01

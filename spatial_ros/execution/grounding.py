@@ -70,6 +70,9 @@ class Target:
     #: place targets: read off the anchor's depth footprint (its middle, or beside its edge)
     #: rather than off a single answered point
     footprint: bool = False
+    #: place targets beside an anchor: where perception saw the anchor (``position`` is the
+    #: spot beside it), so an answer on the object in the hand can be told from the anchor
+    seen_at: np.ndarray | None = None
 
 
 class Grounder(Protocol):
@@ -432,14 +435,17 @@ class PerceptionGrounder:
         side = np.array([-d[1], d[0]])
         half = 0.5 * np.asarray(fp["extent"][:2], dtype=float)  # axis-aligned in the base
         reach = float(np.abs(d) @ half) + HELD_HALF_WIDTH + self.gap
+        along = float(np.abs(side) @ half) + 0.02  # slid no farther than the anchor's side
         centre = np.asarray(fp["center"][:2], dtype=float)
         spots = []
         for extra in (0.0, 0.03, 0.06):
-            for slide in (0.0, 0.04, -0.04):
-                xy = centre + d * (reach + extra) + side * slide
-                spots.append(np.array([xy[0], xy[1], self.table_height]))
+            for slide in (0.0, 0.04, -0.04, 0.08, -0.08):
+                if abs(slide) <= along:
+                    xy = centre + d * (reach + extra) + side * slide
+                    spots.append(np.array([xy[0], xy[1], self.table_height]))
         return Target(spots[0], label=anchor, surface_z=self.table_height,
-                      confidence=float(res.confidence or 0.0), spots=spots[1:], footprint=True)
+                      confidence=float(res.confidence or 0.0), spots=spots[1:], footprint=True,
+                      seen_at=np.asarray(res.point_base, dtype=float))
 
 
 def footprint_grasp(fp: dict | None, max_width: float, table_height: float,

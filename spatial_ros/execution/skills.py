@@ -43,6 +43,9 @@ class Stage:
     may_stop_short: bool = False
     #: nothing in the hand and nothing below: a free move may replace the straight line.
     free_fallback: bool = False
+    #: where a free move goes when not even that reaches ``pose`` (a retreat after a
+    #: release falls back to the hover the arm came down from: it was reached before)
+    fallback_pose: np.ndarray | None = None
 
 
 @dataclass
@@ -79,13 +82,22 @@ def _shift(pose: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return out
 
 
+def pre_grasp_pose(grasp_pose: np.ndarray, cfg: ExecutorConfig) -> np.ndarray:
+    return _shift(grasp_pose, -grasp_pose[:3, 2] * cfg.motion.approach_distance)
+
+
 def pick_stages(grasp_pose: np.ndarray, open_width: float, close_width: float,
-                cfg: ExecutorConfig) -> list[Stage]:
-    approach = grasp_pose[:3, 2]
-    pre = _shift(grasp_pose, -approach * cfg.motion.approach_distance)
+                cfg: ExecutorConfig, hover: bool = False) -> list[Stage]:
+    """``hover``: reach the pre-grasp from ``motion.pregrasp_hover`` above it, on a line."""
+    pre = pre_grasp_pose(grasp_pose, cfg)
     lift = _shift(grasp_pose, UP * cfg.motion.lift_distance)
+    to_pre = [Stage("move to pre-grasp", "move", pose=pre)]
+    if hover:
+        to_pre = [Stage("move above pre-grasp", "move",
+                        pose=_shift(pre, UP * cfg.motion.pregrasp_hover)),
+                  Stage("move to pre-grasp", "cartesian", pose=pre)]
     return [Stage("open gripper", "gripper", width=open_width),
-            Stage("move to pre-grasp", "move", pose=pre),
+            *to_pre,
             Stage("approach", "cartesian", pose=grasp_pose, may_stop_short=True),
             Stage("close gripper", "gripper", width=close_width),
             Stage("lift", "cartesian", pose=lift)]
@@ -94,11 +106,17 @@ def pick_stages(grasp_pose: np.ndarray, open_width: float, close_width: float,
 def place_stages(release_pose: np.ndarray, cfg: ExecutorConfig,
                  release_width: float | None = None) -> list[Stage]:
     above = _shift(release_pose, UP * cfg.motion.place_hover)
-    retreat = _shift(release_pose, -release_pose[:3, 2] * cfg.motion.retreat_distance)
     return [Stage("move above target", "move", pose=above),
             Stage("lower", "cartesian", pose=release_pose, may_stop_short=True),
             Stage("open gripper", "gripper", width=release_width or cfg.gripper.open_width),
-            Stage("retreat", "cartesian", pose=retreat, free_fallback=True)]
+            # let go already: a hand that brushes the object or a wall backing out goes on
+            Stage("retreat", "cartesian", pose=retreat_pose(release_pose, cfg),
+                  may_stop_short=True, free_fallback=True, fallback_pose=above)]
+
+
+def retreat_pose(release_pose: np.ndarray, cfg: ExecutorConfig) -> np.ndarray:
+    """Back out along the hand's approach axis after letting go."""
+    return _shift(release_pose, -release_pose[:3, 2] * cfg.motion.retreat_distance)
 
 
 def home_stages(home_q: np.ndarray) -> list[Stage]:
@@ -164,7 +182,8 @@ class SkillExecutor:
         open_w = g.open_width
         if object_width is not None:
             open_w = float(np.clip(object_width + 0.03, g.closed_width, g.open_width))
-        stages = pick_stages(grasp_pose, open_w, g.closed_width, self.cfg)
+        stages = pick_stages(grasp_pose, open_w, g.closed_width, self.cfg,
+                             hover=self._hover_reachable(grasp_pose))
         result = self.run("pick", stages, cancel)
         if not result.ok:
             return result
@@ -178,6 +197,24 @@ class SkillExecutor:
                                f"(holding needs >= {min_width * 1000:.1f} mm)", width,
                                result.stages_done)
         return result
+
+    def _hover_reachable(self, grasp_pose: np.ndarray) -> bool:
+        """Whether the arm can come down onto the pre-grasp from ``pregrasp_hover`` above and
+        approach from there (solved in the order the stages run); otherwise it moves to the
+        pre-grasp directly."""
+        if self.cfg.motion.pregrasp_hover <= 0:
+            return False
+        pre = pre_grasp_pose(grasp_pose, self.cfg)
+        q = self.planner.kin.solve(_shift(pre, UP * self.cfg.motion.pregrasp_hover),
+                                   self.backend.joint_positions())
+        if q is None:
+            return False
+        try:
+            q = self.planner.cartesian_move(q, pre, "move to pre-grasp").positions[-1]
+            self.planner.cartesian_move(q, grasp_pose, "approach")
+        except (PlanningError, EnvelopeViolation):
+            return False
+        return True
 
     def release_rotation(self, release_pose: np.ndarray) -> np.ndarray | None:
         """The hand's rotation for a release at this pose and the hover above it, or None
@@ -199,26 +236,79 @@ class SkillExecutor:
         not sweep into a container's walls or neighbouring objects."""
         pose = release_pose.copy()
         candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
+        chosen = None  # (index, rotation); a spot the arm can also back out of wins
         for i, xy in enumerate(candidates):
             pose[:2, 3] = xy
             if self.planner.envelope.point_problem(pose[:3, 3]):
                 continue  # the arm may reach it, but the envelope forbids going there
             rotation = self.release_rotation(pose)
-            if rotation is not None:
-                if i:
-                    log.info("place: %s out of reach, releasing at the alternative %s",
-                             np.round(candidates[0], 3), np.round(xy, 3))
-                pose[:3, :3] = rotation
+            if rotation is None:
+                continue
+            if chosen is None:
+                chosen = (i, rotation)
+            pose[:3, :3] = rotation
+            if self._place_reachable(pose):
+                chosen = (i, rotation)
                 break
-        else:
+            pose[:3, :3] = release_pose[:3, :3]
+        if chosen is None:
             pose[:2, 3] = candidates[0]
+        else:
+            i, rotation = chosen
+            if i:
+                log.info("place: %s out of reach, releasing at the alternative %s",
+                         np.round(candidates[0], 3), np.round(candidates[i], 3))
+            pose[:2, 3], pose[:3, :3] = candidates[i], rotation
         g = self.cfg.gripper
-        release_width = None if object_width is None else float(
-            np.clip(object_width + 0.025, g.closed_width, g.open_width))
+        release_width = None
+        if object_width is not None:
+            # wider than the jaws hold it now too: an object grasped across its long side
+            # stayed in a hand opened to its narrow side + 2.5 cm, and went home with it
+            held = max(object_width, self.backend.gripper_width())
+            release_width = float(np.clip(held + 0.025, g.closed_width, g.open_width))
         return self.run("place", place_stages(pose, self.cfg, release_width), cancel)
 
+    def _place_reachable(self, release: np.ndarray) -> bool:
+        """The arm reaches the hover, lowers on a line to the release and backs out of it,
+        each from the last (the order the stages run): it must not be left stuck at a spot
+        its IK reaches only at the edge of its range."""
+        kin = self.planner.kin
+        q = kin.solve(_shift(release, UP * self.cfg.motion.place_hover),
+                      self.backend.joint_positions())
+        if q is None:
+            return False
+        try:
+            q = self.planner.cartesian_move(q, release, "lower").positions[-1]
+        except (PlanningError, EnvelopeViolation):
+            return False
+        return kin.solve(retreat_pose(release, self.cfg), q) is not None
+
     def home(self, cancel: threading.Event) -> SkillResult:
-        return self.run("home", home_stages(self.planner.kin.home), cancel)
+        """A joint move home; where that line leaves the envelope (a G1 arm unfolding while
+        its waist turns back swings the hand above the box), the arm's own joints and the
+        joints it shares with another arm go home one after the other, either way round."""
+        home_q = self.planner.kin.home
+        result = self.run("home", home_stages(home_q), cancel)
+        shared = self.shared_joints()
+        if result.ok or result.cancelled or not shared.any():
+            return result
+        for first in (~shared, shared):
+            q = self._start_state()
+            mid = np.where(first, home_q, q)
+            retry = self.run("home", [Stage("move home", "joints", joints=mid),
+                                      *home_stages(home_q)], cancel)
+            if retry.ok or retry.cancelled:
+                if retry.ok:
+                    log.info("home: %s; went home in two moves", result.reason)
+                return retry
+        return result
+
+    def shared_joints(self) -> np.ndarray:
+        """Which of this arm's joints other arms move too (G1's waist)."""
+        kin = self.planner.kin
+        others = {j for name, g in kin.robot.groups.items() if name != kin.group.name
+                  for j in g.joints}
+        return np.array([j in others for j in kin.joint_names], dtype=bool)
 
     def tuck(self, cancel: threading.Event) -> SkillResult:
         """The idle arm out of the way of a turning waist (see ``ArmKinematics.tucked``)."""
@@ -267,7 +357,13 @@ class SkillExecutor:
                     except PlanningError:
                         if not stage.free_fallback:
                             raise
-                        traj = self.planner.pose_move(q0, stage.pose, stage.name)
+                        try:
+                            traj = self.planner.pose_move(q0, stage.pose, stage.name)
+                        except PlanningError as exc:
+                            if stage.fallback_pose is None:
+                                raise
+                            log.info("%s: %s; moving to its fallback pose", stage.name, exc)
+                            traj = self.planner.pose_move(q0, stage.fallback_pose, stage.name)
         elif stage.kind == "joints":
             traj = self.planner.joint_move(q0, stage.joints, stage.name)
         else:

@@ -249,7 +249,7 @@ class TaskRunner:
             q0 = st.backend.joint_positions()
             q = st.kin.solve(pose, q0)  # None: cannot tell where the waist goes, tuck anyway
             if q is not None and st.envelope.riders_along(
-                    [q0 + f * (q - q0) for f in np.linspace(0.25, 1.0, 4)], q0,
+                    [q0 + f * (q - q0) for f in np.linspace(0.1, 1.0, 10)], q0,
                     RIDER_MARGIN_M) is None:
                 return
         for other in self.stacks:
@@ -306,10 +306,10 @@ class TaskRunner:
         place = self._ground(lambda: self.grounder.place_target(relation, anchor,
                                                                 held.object_id))
         tcp = self.stack.kin.fk_position(self.stack.backend.joint_positions())
-        near_hand = (np.linalg.norm(np.asarray(place.position[:2]) - tcp[:2])
-                     < HELD_CONFUSION_RADIUS
-                     and place.position[2] > self.cfg.envelope.table_height + 0.04)
-        if near_hand or place.position[2] > tcp[2] - 0.06:  # the lifted hand is above all
+        seen = np.asarray(place.seen_at if place.seen_at is not None else place.position)
+        near_hand = (np.linalg.norm(seen[:2] - tcp[:2]) < HELD_CONFUSION_RADIUS
+                     and seen[2] > self.cfg.envelope.table_height + 0.04)
+        if near_hand or seen[2] > tcp[2] - 0.06:  # the lifted hand is above all
             # the fresh frame's answer lies on the object in the hand (perception confused
             # it with the destination): use the answer from before the pick, if any
             if self._preview is None:
