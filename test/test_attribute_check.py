@@ -193,3 +193,24 @@ def test_a_plain_phrase_the_model_missed_goes_to_the_one_object_that_fits(scene)
     ref.cfg.unique_fallback = False
     _, hit = _ask(scene, ref, f"Pick up the {b.colour} {b.category}")
     assert hit == a.id
+
+
+@pytest.mark.parametrize("size, fill, top_flat, expected", [
+    # container walls split off by contents or the hollow (measured on rollouts frames)
+    ((0.105, 0.034, 0.059), 1.0, 0.17, "bowl"),  # a bowl's rim arc: was "sphere"
+    ((0.108, 0.030, 0.052), 0.98, 0.45, "bowl"),  # was "cube"
+    ((0.113, 0.020, 0.062), 1.0, 0.21, "box"),  # a box's side: was "sphere"
+    ((0.046, 0.010, 0.083), 1.0, 0.56, "box"),  # a taller box's wall edge-on: was "cylinder"
+    # whole objects keep their classes
+    ((0.060, 0.058, 0.062), 1.0, 0.22, "sphere"),
+    ((0.048, 0.045, 0.047), 1.0, 0.50, "cube"),
+    ((0.070, 0.045, 0.035), 1.0, 0.60, "block"),
+    ((0.057, 0.027, 0.082), 0.88, 0.21, "cylinder"),  # a mug's fragment stays what it was
+    ((0.090, 0.080, 0.095), 0.70, 0.05, "mug"),
+    ((0.160, 0.160, 0.050), 0.40, 0.10, "box"),
+])
+def test_shape_classes_of_whole_objects_and_lone_container_walls(size, fill, top_flat,
+                                                                  expected):
+    from spatial_ros.data.perceive import guess_category
+
+    assert guess_category(size, fill, top_flat) == expected

@@ -75,6 +75,12 @@ def name_colour(rgb_pixels: np.ndarray) -> str:
 SPHERE_TOP_FLAT = (0.19, 0.3)
 
 
+#: (min height, max height, max thickness, min length) of a lone container wall (m)
+WALL = (0.045, 0.068, 0.04, 0.04)
+#: (max thickness, max height) of a box wall seen edge-on (a mug is never that thin)
+EDGE_ON_WALL = (0.012, 0.09)
+
+
 def guess_category(size: tuple[float, float, float], fill: float, top_flat: float) -> str:
     """Shape class from the visible footprint (long, short side), height, how much of the
     footprint rectangle the points fill (hollow shapes fill less) and how much of the cluster
@@ -83,6 +89,14 @@ def guess_category(size: tuple[float, float, float], fill: float, top_flat: floa
     long_side, short_side, height = size
     if long_side > 0.115:
         return "box" if height > 0.059 or fill < 0.45 else "bowl"
+    if WALL[0] <= height <= WALL[1] and short_side <= WALL[2] and long_side >= WALL[3] \
+            and long_side >= 2.2 * short_side:
+        # a thin wall standing alone: a container's side, split from the rest of it by its
+        # contents or its hollow (taken for spheres, cubes and cylinders before)
+        return "box" if height > 0.059 else "bowl"
+    if short_side <= EDGE_ON_WALL[0] and WALL[0] <= height <= EDGE_ON_WALL[1] \
+            and long_side >= WALL[3]:
+        return "box"  # a taller box's wall seen edge-on: a centimetre thick
     if height > 0.068:
         # a 7 cm sphere: solid, a rounded top, about as tall as it is wide (a cylinder's
         # top is flatter, a mug's hollow)
