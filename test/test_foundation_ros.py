@@ -59,12 +59,16 @@ def test_node_process_stops_cleanly_on_sigint():
     assert rc == 0, proc.output()
 
 
-def test_a_node_whose_stop_hangs_is_ended_after_its_grace_period():
+@pytest.mark.parametrize("stuck_in", ["close", "init"])
+def test_a_node_whose_stop_hangs_is_ended_after_its_grace_period(stuck_in):
     """What a node gets from the kernel when `spatial-ros up` is killed is SIGTERM, and no one
-    is left to escalate: a hung stop must end by itself, saying where it hung."""
+    is left to escalate: a node stuck in its stop, or still stuck in its constructor (never
+    back in the executor to notice), must end by itself, saying where it hung."""
     script = str(REPO / "test" / "scripts" / "stuck_closing_node.py")
-    with NodeProcess(script) as proc:
+    args = ["--stuck-in-init"] if stuck_in == "init" else []
+    with NodeProcess(script, *args) as proc:
         assert wait_for(lambda: "ready" in proc.output(), timeout=30.0), proc.output()
+        time.sleep(0.5)  # inside the wait
         proc.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
         try:
@@ -73,9 +77,10 @@ def test_a_node_whose_stop_hangs_is_ended_after_its_grace_period():
             pytest.fail(f"still running 30 s after SIGTERM:\n{proc.output()}")
         elapsed = time.monotonic() - t0
     out = proc.output()
-    assert rc == 1 and "closing" in out, out
+    assert rc == 1, out
     assert 1.5 < elapsed < 20.0, elapsed  # the 2 s grace, not the first second
-    assert "Timeout" in out and "in close" in out, out  # every thread's stack, ours included
+    where = "in close" if stuck_in == "close" else "in __init__"
+    assert "Timeout" in out and where in out, out  # every thread's stack, ours included
 
 
 @pytest.mark.parametrize("encoding,shape,dtype", [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import faulthandler
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 import rclpy
@@ -40,6 +42,8 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
     """
     use_large_shm_profile()
     rclpy.init(args=argv if argv is not None else sys.argv)
+    deadline = StopDeadline(shutdown_grace_s)
+    deadline.watch(rclpy.get_default_context())
     node = None
     try:
         node = factory()
@@ -50,8 +54,7 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        # a watchdog thread in C: it fires even if the stop hangs without the GIL
-        faulthandler.dump_traceback_later(shutdown_grace_s, exit=True)
+        deadline.arm()
         if node is not None:
             close = getattr(node, "close", None)
             if callable(close):
@@ -60,6 +63,35 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None, threads
         if rclpy.ok():
             rclpy.shutdown()
     return 0
+
+
+class StopDeadline:
+    """Once a node is told to stop, the process ends within ``grace_s`` whatever it is doing.
+
+    rclpy's SIGINT/SIGTERM handler shuts the context down, but the main thread only notices
+    when it gets back to the executor: one still in the node's constructor (the perception
+    node waits up to 180 s for its inference process to start) ignored a launcher's death.
+    A thread watches the context; the deadline itself is faulthandler's C watchdog thread,
+    which fires even if the stop hangs without the GIL and leaves every thread's stack on
+    stderr (exit code 1)."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self._armed = threading.Event()
+        self._lock = threading.Lock()
+
+    def watch(self, context, period_s: float = 0.1) -> None:
+        def wait_for_shutdown() -> None:
+            while context.ok():
+                time.sleep(period_s)
+            self.arm()
+        threading.Thread(target=wait_for_shutdown, name="stop-deadline", daemon=True).start()
+
+    def arm(self) -> None:
+        with self._lock:  # once: a second call would push the deadline back
+            if not self._armed.is_set():
+                self._armed.set()
+                faulthandler.dump_traceback_later(self.grace_s, exit=True)
 
 
 def qos_from_name(name: str, depth: int | None = None) -> QoSProfile:

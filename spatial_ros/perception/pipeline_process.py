@@ -26,6 +26,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from spatial_ros.common.lifetime import die_with_parent
 from spatial_ros.perception.extrinsics import CameraToBase
 from spatial_ros.perception.pipeline import PipelineConfig
 from spatial_ros.perception.result import PerceptionResult
@@ -138,6 +139,7 @@ class SharedFrameReader:
 
 
 def _child_main(conn, spec: PipelineSpec) -> None:
+    die_with_parent()  # a node ended at once (os._exit) runs no multiprocessing cleanup
     frames = SharedFrameReader()
     try:
         pipeline = build_pipeline(spec)
