@@ -205,16 +205,23 @@ class SkillExecutor:
         if self.cfg.motion.pregrasp_hover <= 0:
             return False
         pre = pre_grasp_pose(grasp_pose, self.cfg)
-        q = self.planner.kin.solve(_shift(pre, UP * self.cfg.motion.pregrasp_hover),
-                                   self.backend.joint_positions())
-        if q is None:
-            return False
+        return self._reached_in_order(_shift(pre, UP * self.cfg.motion.pregrasp_hover),
+                                      pre, grasp_pose) is not None
+
+    def _reached_in_order(self, free_to: np.ndarray, *lines: np.ndarray) -> np.ndarray | None:
+        """The joints after a free move to ``free_to`` and straight lines on through
+        ``lines``, each solved from the last (the order the stages run: near its range's
+        edge the IK solves a pose from one seed and not from a nearby one); None where one
+        has no plan."""
+        q = self.planner.kin.solve(free_to, self.backend.joint_positions())
         try:
-            q = self.planner.cartesian_move(q, pre, "move to pre-grasp").positions[-1]
-            self.planner.cartesian_move(q, grasp_pose, "approach")
+            for pose in lines:
+                if q is None:
+                    return None
+                q = self.planner.cartesian_move(q, pose).positions[-1]
         except (PlanningError, EnvelopeViolation):
-            return False
-        return True
+            return None
+        return q
 
     def release_rotation(self, release_pose: np.ndarray) -> np.ndarray | None:
         """The hand's rotation for a release at this pose and the hover above it, or None
@@ -234,31 +241,25 @@ class SkillExecutor:
         when it cannot reach that one (if none is, the first is tried and fails with why).
         Opens only a little wider than the object (when its width is known) so the fingers do
         not sweep into a container's walls or neighbouring objects."""
-        pose = release_pose.copy()
         candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
-        chosen = None  # (index, rotation); a spot the arm can also back out of wins
+        first = chosen = None  # (index, pose): the first reached; one it can also leave wins
         for i, xy in enumerate(candidates):
+            pose = release_pose.copy()
             pose[:2, 3] = xy
             if self.planner.envelope.point_problem(pose[:3, 3]):
                 continue  # the arm may reach it, but the envelope forbids going there
             rotation = self.release_rotation(pose)
             if rotation is None:
                 continue
-            if chosen is None:
-                chosen = (i, rotation)
             pose[:3, :3] = rotation
+            first = first or (i, pose)
             if self._place_reachable(pose):
-                chosen = (i, rotation)
+                chosen = (i, pose)
                 break
-            pose[:3, :3] = release_pose[:3, :3]
-        if chosen is None:
-            pose[:2, 3] = candidates[0]
-        else:
-            i, rotation = chosen
-            if i:
-                log.info("place: %s out of reach, releasing at the alternative %s",
-                         np.round(candidates[0], 3), np.round(candidates[i], 3))
-            pose[:2, 3], pose[:3, :3] = candidates[i], rotation
+        i, pose = chosen or first or (0, release_pose.copy())
+        if i:
+            log.info("place: %s out of reach, releasing at the alternative %s",
+                     np.round(candidates[0], 3), np.round(candidates[i], 3))
         g = self.cfg.gripper
         release_width = None
         if object_width is not None:
@@ -272,16 +273,9 @@ class SkillExecutor:
         """The arm reaches the hover, lowers on a line to the release and backs out of it,
         each from the last (the order the stages run): it must not be left stuck at a spot
         its IK reaches only at the edge of its range."""
-        kin = self.planner.kin
-        q = kin.solve(_shift(release, UP * self.cfg.motion.place_hover),
-                      self.backend.joint_positions())
-        if q is None:
-            return False
-        try:
-            q = self.planner.cartesian_move(q, release, "lower").positions[-1]
-        except (PlanningError, EnvelopeViolation):
-            return False
-        return kin.solve(retreat_pose(release, self.cfg), q) is not None
+        q = self._reached_in_order(_shift(release, UP * self.cfg.motion.place_hover), release)
+        return q is not None and \
+            self.planner.kin.solve(retreat_pose(release, self.cfg), q) is not None
 
     def home(self, cancel: threading.Event) -> SkillResult:
         """A joint move home; where that line leaves the envelope (a G1 arm unfolding while

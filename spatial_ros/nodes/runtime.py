@@ -77,7 +77,7 @@ class StopDeadline:
 
     def __init__(self, grace_s: float) -> None:
         self.grace_s = grace_s
-        self._armed = threading.Event()
+        self._armed = False
         self._lock = threading.Lock()
 
     def watch(self, context, period_s: float = 0.1) -> None:
@@ -89,8 +89,8 @@ class StopDeadline:
 
     def arm(self) -> None:
         with self._lock:  # once: a second call would push the deadline back
-            if not self._armed.is_set():
-                self._armed.set()
+            if not self._armed:
+                self._armed = True
                 faulthandler.dump_traceback_later(self.grace_s, exit=True)
 
 
