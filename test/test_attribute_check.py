@@ -195,6 +195,24 @@ def test_a_plain_phrase_the_model_missed_goes_to_the_one_object_that_fits(scene)
     assert hit == a.id
 
 
+def test_an_overruling_that_only_half_fits_yields_to_the_one_object_that_fits():
+    from spatial_ros.data.sim_scene import render_scene
+
+    scene = render_scene(7)
+    by_name = {o.name: o for o in scene.graph.objects}
+    box, sphere, cylinder = (by_name[n] for n in ("gray_box_0", "green_sphere_2",
+                                                   "green_cylinder_4"))
+    # the model ranks the gray box, then the green cylinder: never the green sphere
+    ref = _checked(scene, box, cylinder)
+    _, hit = _ask(scene, ref, "Pick up the green sphere")
+    assert hit == sphere.id and ref.last_check["source"] == "perception"
+    assert ref.last_check["chosen_fits"] and not ref.last_check["model_fits"]
+    ref.cfg.unique_fallback = False  # the old rule: the colour alone wins it the cylinder
+    _, hit = _ask(scene, ref, "Pick up the green sphere")
+    assert hit == cylinder.id and ref.last_check["overruled"]
+    assert not ref.last_check["chosen_fits"]
+
+
 @pytest.mark.parametrize("size, fill, top_flat, expected", [
     # container walls split off by contents or the hollow (measured on rollouts frames)
     ((0.105, 0.034, 0.059), 1.0, 0.17, "bowl"),  # a bowl's rim arc: was "sphere"

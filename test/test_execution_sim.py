@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from spatial_ros.execution.assembly import inprocess_stack, inprocess_stacks
 from spatial_ros.execution.config import load_executor_config
-from spatial_ros.execution.grounding import GroundTruthGrounder, Target
+from spatial_ros.execution.grounding import AnchorView, GroundTruthGrounder, Target
 from spatial_ros.execution.outcome import GroundTruthObserver
 from spatial_ros.execution.planner import PlanningError
 from spatial_ros.execution.safety import EnvelopeViolation
@@ -253,6 +253,63 @@ def test_place_beside_an_anchor_seen_in_the_hand_keeps_the_answer_from_before_th
 
     g = world_scene(world)()
     assert relations.left_of(g, g.by_id(item.id), g.by_id(box.id))
+
+
+class _ConfusedByTheFirstPlacement(_OffFirstTime):
+    """Perception that sees the anchor right (and the attribute check confirms it) until the
+    task has put something beside it; then it answers the same words on another container
+    (``confirmed``: what the check said of that answer)."""
+
+    def __init__(self, inner: GroundTruthGrounder, world, wrong: str, confirmed) -> None:
+        super().__init__(inner)
+        self.world, self.wrong, self.confirmed = world, wrong, confirmed
+        self.place_calls, self.recalled = 0, []
+
+    def locate(self, phrase: str) -> Target:
+        return self.inner.locate(phrase)
+
+    def _view(self, phrase: str, confirmed) -> AnchorView:
+        a = self.inner._resolve(phrase, self.inner.graph())[0]
+        return AnchorView(a.position.copy(), np.asarray(a.size[:2]), a.top,
+                          a.position.copy(), confirmed=confirmed)
+
+    def place_target(self, relation, anchor, held_id):
+        self.place_calls += 1  # 1, 2: the first place (preview, fresh); 3, 4: the second
+        seen = anchor if self.place_calls <= 2 else self.wrong
+        t = self.inner.place_target(relation, seen, held_id)
+        t.anchor_view = self._view(seen, True if seen == anchor else self.confirmed)
+        return t
+
+    def recall(self, relation, anchor, view):
+        self.recalled.append((relation, anchor))
+        t = self.inner.place_target(relation, anchor, None)
+        t.anchor_view = view
+        return t
+
+
+@pytest.mark.parametrize("confirmed", [False, True])
+def test_a_doubtful_anchor_answer_places_against_where_the_task_saw_it(confirmed):
+    world, stack = _setup("franka", seed=0)
+    boxes = [o for o in world.objects if o.is_container]
+    a, b = [o for o in world.objects if o.graspable and o.category in ("cube", "block",
+                                                                        "sphere")][:2]
+    grounder = _ConfusedByTheFirstPlacement(GroundTruthGrounder(world), world,
+                                            _phrase(boxes[1]), confirmed)
+    anchor = _phrase(boxes[0])
+    report = _runner(world, stack, grounder=grounder).run(
+        f"put {_phrase(a)} to the left of {anchor}, then put {_phrase(b)} to the right of "
+        f"{anchor}")
+    assert report.ok, report
+    assert grounder.place_calls == 4
+    from spatial_ros.data import relations
+    from spatial_ros.execution.grounding import world_scene
+
+    g = world_scene(world)()
+    beside = relations.right_of(g, g.by_id(b.id), g.by_id(boxes[0].id))
+    if confirmed:  # the check found the words there: the anchor may have moved, it stands
+        assert grounder.recalled == [] and not beside
+    else:  # unlike the words and 6+ cm from before: the earlier view
+        assert grounder.recalled == [("right_of", anchor)] and beside
 
 
 def test_a_retreat_that_cannot_back_out_goes_to_its_fallback_pose():

@@ -66,6 +66,9 @@ class CapturingGrounder:
         self.capture()
         return self.inner.place_target(relation, anchor, held_id)
 
+    def recall(self, relation: str, anchor: str, view):
+        return self.inner.recall(relation, anchor, view)  # asks nothing: no frame to keep
+
 
 def _state(world) -> np.ndarray:
     """Object positions and arm joints: what makes two frames of a rollout differ."""

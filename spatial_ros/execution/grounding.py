@@ -73,6 +73,26 @@ class Target:
     #: place targets beside an anchor: where perception saw the anchor (``position`` is the
     #: spot beside it), so an answer on the object in the hand can be told from the anchor
     seen_at: np.ndarray | None = None
+    #: place targets read off the anchor's depth footprint: the view they came from, which
+    #: a later step with the same anchor can place against again (``Grounder.recall``)
+    anchor_view: AnchorView | None = None
+
+
+@dataclass
+class AnchorView:
+    """Where perception saw a place step's anchor: its depth footprint and the camera's
+    view of "left" and "right" then. A multi-step task's later steps can place against it
+    again when a fresh answer for the same words is doubtful (the task runner keeps one
+    per anchor phrase)."""
+
+    centre: np.ndarray  # footprint middle (x, y, z), base frame
+    extent: np.ndarray  # footprint's axis-aligned (x, y) size
+    top_z: float
+    seen_at: np.ndarray  # the answered point
+    #: camera-view relation -> horizontal unit vector; None without the camera's orientation
+    directions: dict[str, np.ndarray] | None = None
+    #: the attribute check found the phrase's colour and kind there (None: not checked)
+    confirmed: bool | None = None
 
 
 class Grounder(Protocol):
@@ -81,6 +101,8 @@ class Grounder(Protocol):
     def locate_all(self, phrase: str, exclude: set[int]) -> list[Target]: ...
 
     def place_target(self, relation: str, anchor: str, held_id: int | None) -> Target: ...
+
+    def recall(self, relation: str, anchor: str, view: AnchorView) -> Target: ...
 
 
 PLACE_PROMPTS = {
@@ -231,6 +253,10 @@ class GroundTruthGrounder:
         if relation == "on":
             return Target(a.position.copy(), object_id=a.id, label=a.name, surface_z=a.top)
         return self._beside(g, a, held, relation)
+
+    def recall(self, relation: str, anchor: str, view: AnchorView) -> Target:
+        """Ground truth is never confused: the anchor where it is now."""
+        return self.place_target(relation, anchor, None)
 
     def _free_inside(self, g: SceneGraph, a: ObjectNode, held: ObjectNode | None
                      ) -> list[np.ndarray]:
@@ -401,10 +427,14 @@ class PerceptionGrounder:
             p = np.asarray(res.point_base, dtype=float)
             return Target(p, label=anchor, surface_z=float(p[2]),
                           confidence=float(res.confidence or 0.0))
-        if relation != "in" and self.place_beside == "anchor":
-            target = self._beside_anchor(relation, anchor)
-            if target is not None:
-                return target
+        if self.place_beside == "anchor":
+            # the anchor itself, asked as an object (so the attribute check looks at it),
+            # then the spot read off its depth footprint
+            res = self._ask(f"Point to {anchor}")
+            view = anchor_view(res)
+            if view is not None and (relation == "in" or view.directions is not None):
+                return self.recall(relation, anchor, view, float(res.confidence or 0.0))
+            log.info("no footprint of '%s' to place against; asking for the spot", anchor)
         res = self._ask(PLACE_PROMPTS[relation].format(a=anchor))
         p = np.asarray(res.point_base, dtype=float)
         if relation != "in":
@@ -418,25 +448,25 @@ class PerceptionGrounder:
             surface = float(p[2]) + 0.06
         return Target(p, label=anchor, surface_z=surface, confidence=float(res.confidence or 0))
 
-    def _beside_anchor(self, relation: str, anchor: str) -> Target | None:
-        """The spot just beyond the anchor's depth footprint in the relation's direction as
-        the camera sees it; farther and slid spots (where the relation still holds) follow
-        as ``spots``. None when perception found no footprint or camera orientation (then
-        the model is asked for the spot directly)."""
-        from scipy.spatial.transform import Rotation
-
-        res = self._ask(f"Point to {anchor}")
-        fp, q = res.footprint_base, res.camera_quaternion_base
-        if fp is None or q is None:
-            log.info("no footprint of '%s' to place beside; asking for the spot", anchor)
-            return None
-        dirs = relation_directions(*camera_view_axes(Rotation.from_quat(q).as_matrix()))
-        d = dirs.get(relation, dirs["right_of"])[:2]  # "next to": the right, as prompted
+    def recall(self, relation: str, anchor: str, view: AnchorView,
+               confidence: float = 1.0) -> Target:
+        """The place target for ``relation`` read off an anchor's footprint: into its
+        middle above the rim ("in"), or just beyond its edge in the relation's direction as
+        the camera saw it, with farther and slid spots (where the relation still holds)
+        following as ``spots``."""
+        if relation == "in":
+            p = np.array([view.centre[0], view.centre[1],
+                          max(float(view.seen_at[2]), float(view.centre[2]))])
+            return Target(p, label=anchor, surface_z=view.top_z, confidence=confidence,
+                          footprint=True, seen_at=view.seen_at, anchor_view=view)
+        if view.directions is None:
+            raise GroundingError(f"no camera orientation to place {relation} '{anchor}'")
+        d = view.directions.get(relation, view.directions["right_of"])[:2]  # "next to"
         side = np.array([-d[1], d[0]])
-        half = 0.5 * np.asarray(fp["extent"][:2], dtype=float)  # axis-aligned in the base
+        half = 0.5 * np.asarray(view.extent, dtype=float)  # axis-aligned in the base
         reach = float(np.abs(d) @ half) + HELD_HALF_WIDTH + self.gap
         along = float(np.abs(side) @ half) + 0.02  # slid no farther than the anchor's side
-        centre = np.asarray(fp["center"][:2], dtype=float)
+        centre = np.asarray(view.centre[:2], dtype=float)
         spots = []
         for extra in (0.0, 0.03, 0.06):
             for slide in (0.0, 0.04, -0.04, 0.08, -0.08):
@@ -444,8 +474,25 @@ class PerceptionGrounder:
                     xy = centre + d * (reach + extra) + side * slide
                     spots.append(np.array([xy[0], xy[1], self.table_height]))
         return Target(spots[0], label=anchor, surface_z=self.table_height,
-                      confidence=float(res.confidence or 0.0), spots=spots[1:], footprint=True,
-                      seen_at=np.asarray(res.point_base, dtype=float))
+                      confidence=confidence, spots=spots[1:], footprint=True,
+                      seen_at=view.seen_at, anchor_view=view)
+
+
+def anchor_view(res) -> AnchorView | None:
+    """The anchor as a perception result saw it; None without a depth footprint."""
+    from scipy.spatial.transform import Rotation
+
+    fp = res.footprint_base
+    if fp is None:
+        return None
+    q = res.camera_quaternion_base
+    dirs = (relation_directions(*camera_view_axes(Rotation.from_quat(q).as_matrix()))
+            if q is not None else None)
+    check = getattr(res, "check", None) or {}
+    return AnchorView(np.asarray(fp["center"], dtype=float),
+                      np.asarray(fp["extent"][:2], dtype=float), float(fp["top_z"]),
+                      np.asarray(res.point_base, dtype=float), dirs,
+                      check.get("chosen_fits"))
 
 
 def footprint_grasp(fp: dict | None, max_width: float, table_height: float,

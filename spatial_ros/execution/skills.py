@@ -115,8 +115,10 @@ def place_stages(release_pose: np.ndarray, cfg: ExecutorConfig,
 
 
 def retreat_pose(release_pose: np.ndarray, cfg: ExecutorConfig) -> np.ndarray:
-    """Back out along the hand's approach axis after letting go."""
-    return _shift(release_pose, -release_pose[:3, 2] * cfg.motion.retreat_distance)
+    """Straight up after letting go, the way the hand came down from the hover. Backing out
+    along a tilted hand's axis swept a G1 hand sideways at the height of the container
+    beside the spot, and the move home then dragged the container along."""
+    return _shift(release_pose, UP * cfg.motion.retreat_distance)
 
 
 def home_stages(home_q: np.ndarray) -> list[Stage]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spatial_ros.execution.assembly import ArmStack
-from spatial_ros.execution.grounding import Grounder, GroundingError, Target
+from spatial_ros.execution.grounding import AnchorView, Grounder, GroundingError, Target
 from spatial_ros.execution.outcome import NullObserver, Observer
 from spatial_ros.execution.planner import PlanningError
 from spatial_ros.execution.safety import EnvelopeViolation
@@ -29,6 +29,7 @@ DONE, FAILED, CANCELLED, RUNNING = "done", "failed", "cancelled", "running"
 HELD_CONFUSION_RADIUS = 0.10  # m: a place answer this close to the hand is the held object
 HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing (hand-over, a look)
 PREVIEW_DISAGREEMENT = 0.05  # m: two place answers farther apart name different spots
+ANCHOR_JUMP = 0.06  # m: an anchor's footprint seen this far from before is another object
 RIDER_MARGIN_M = 0.05  # an idle hand carried this close to the workspace's edge: tuck it
 CROSS_BODY_M = 0.05  # a hand reaching this far past the midline turns the waist: tuck the other
 
@@ -76,6 +77,8 @@ class TaskRunner:
         self._report: TaskReport | None = None
         self._next_place: tuple[str, str] | None = None
         self._preview: Target | None = None
+        #: per anchor phrase, where this task last saw it confirmed (see _recall_anchor)
+        self._anchors: dict[str, AnchorView] = {}
         self._index = 0
         self._text = ""
 
@@ -92,6 +95,7 @@ class TaskRunner:
         cancel = cancel or threading.Event()
         report = self._report = TaskReport(task_id, instruction)
         self._index, self._text = 0, ""
+        self._anchors = {}
         try:
             plan = parse_task(instruction)
         except ParseError as exc:
@@ -317,6 +321,7 @@ class TaskRunner:
             place = self._preview
         elif self._prefer_preview(place):
             place = self._preview
+        place = self._recall_anchor(place, relation, anchor)
         hang = self.held_pose[2, 3] - (held.bottom_z if held.bottom_z is not None
                                        else self.cfg.envelope.table_height)
         release = self.held_pose.copy()
@@ -332,6 +337,26 @@ class TaskRunner:
             raise StepFailed(f"place failed: {outcome.reason}")
         if held.object_id is not None:
             self._report.placed.append(held.object_id)
+        view = place.anchor_view
+        if view is not None and view.confirmed is not False:
+            self._anchors[anchor] = view
+
+    def _recall_anchor(self, place: Target, relation: str, anchor: str) -> Target:
+        """Places against where an earlier step of this task saw the anchor when the fresh
+        answer for the same words lies elsewhere on something the attribute check found
+        unlike them. What the task changed misleads perception: in the G1 benchmark "the
+        black bowl" was answered on the red sphere just put beside it, "the green bowl"
+        with a bowl's contents in it on the green box. An unchecked or confirmed answer
+        stands: the anchor may have been knocked."""
+        view, known = place.anchor_view, self._anchors.get(anchor)
+        if view is None or known is None or view.confirmed is not False:
+            return place
+        jump = float(np.linalg.norm(view.centre[:2] - known.centre[:2]))
+        if jump <= ANCHOR_JUMP:
+            return place
+        log.info("'%s' answered %.2f m from where this task last saw it, on something that "
+                 "does not look like it: placing against the earlier view", anchor, jump)
+        return self._ground(lambda: self.grounder.recall(relation, anchor, known))
 
     def _prefer_preview(self, place: Target) -> bool:
         """Whether the same question, asked with the hand empty and the arm out of view,

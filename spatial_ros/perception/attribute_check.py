@@ -51,8 +51,9 @@ class AttributeCheckConfig:
     #: a candidate pixel this close to an object's pixels is on that object
     search_px: int = 6
     #: a contradicted answer to a plain "<colour> <kind>" phrase, with nothing the model
-    #: ranked fitting better, goes to the one perceived object that fits (when exactly one
-    #: does; the result's check then says ``source: perception``)
+    #: ranked fitting it (not even the object it would be overruled for), goes to the one
+    #: perceived object that fits (when exactly one does; the result's check then says
+    #: ``source: perception``)
     unique_fallback: bool = True
     perceive: PerceiveConfig = field(default_factory=PerceiveConfig)
 
@@ -226,22 +227,25 @@ class AttributeCheckedReferrer:
         nodes = {o.id: o for o in seen.graph.objects}
         h, w = seen.labels.shape
         answer = None  # (pixel, object, confidence) when the model's answer is overruled
-        if best.index != 0:
+        only = (unique_fit(seen, wanted, self.cfg)
+                if best.weight < 1.0 and self.cfg.unique_fallback else None)
+        if only is not None:  # nothing the model ranked fits; one object seen does
+            answer = (interior_point(seen.labels == only.id), only, UNIQUE_CONFIDENCE)
+        elif best.index != 0:
             x, y, _ = pred.candidates[best.index]
             total = sum(r.score for r in ranked)
             answer = ((x * w - 0.5, y * h - 0.5), nodes[best.object_id],
                       best.score / max(total, 1e-9))
-        elif first.weight < 1.0 and self.cfg.unique_fallback:
-            only = unique_fit(seen, wanted, self.cfg)
-            if only is not None:
-                answer = (interior_point(seen.labels == only.id), only, UNIQUE_CONFIDENCE)
         self.last_check = {
             "wanted": " ".join(filter(None, (wanted.colour, wanted.category))),
             "model_object": _describe(nodes.get(first.object_id)),
             "chosen_object": _describe(answer[1] if answer else nodes.get(first.object_id)),
             "model_fits": first.weight >= 1.0,
+            # the answer's object has the phrase's colour and kind (as far as perception
+            # can tell): the executor trusts an unconfirmed anchor less than a confirmed one
+            "chosen_fits": only is not None or best.weight >= 1.0,
             "overruled": answer is not None,
-            "source": "model" if answer is None or best.index != 0 else "perception"}
+            "source": "perception" if only is not None else "model"}
         pred.timings = {**pred.timings, "check_ms": 1e3 * (time.perf_counter() - t0)}
         if answer is None:
             return pred
