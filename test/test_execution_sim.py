@@ -494,6 +494,26 @@ def test_g1_places_near_its_body_by_turning_the_release_yaw():
     assert np.all(np.abs(p[:2] - b[:2]) < np.asarray(box.size[:2]) / 2)  # inside, by physics
 
 
+def test_g1_picks_with_the_arm_whose_place_skill_reaches_the_spot():
+    """Regression (G1 seed 107): the spot left of the purple box (camera view: the robot's
+    far right) passes neither arm's quick top-down reach test; the left arm, on the block's
+    side, then took it and had no IK above any spot. The right arm's place skill reaches one
+    (tilted, yawed), so the right arm picks."""
+    world = build_world(robot="g1", seed=107)
+    stacks = inprocess_stacks(load_executor_config("g1"), world)
+    runner = TaskRunner(stacks, GroundTruthGrounder(world), GroundTruthObserver(world))
+    report = runner.run("put the brown block to the left of the purple box")
+    assert report.ok, report
+    assert runner.stack.kin.group.name == "right_arm"
+    from spatial_ros.data import relations
+    from spatial_ros.execution.grounding import world_scene
+
+    g = world_scene(world)()
+    block, box = (next(o for o in g.objects if o.name.startswith(n))
+                  for n in ("brown_block", "purple_box"))
+    assert relations.left_of(g, block, box)
+
+
 def test_g1_homes_the_last_arm_before_the_other_one_takes_over():
     """Regression (G1 seed 1): the right arm turned the shared waist to place on the left, so
     the left arm's hand stood behind the pelvis, outside the workspace, and its next pick

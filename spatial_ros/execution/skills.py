@@ -243,8 +243,27 @@ class SkillExecutor:
         when it cannot reach that one (if none is, the first is tried and fails with why).
         Opens only a little wider than the object (when its width is known) so the fingers do
         not sweep into a container's walls or neighbouring objects."""
+        i, pose, _ = self.release_spot(release_pose, spots)
+        if i:
+            log.info("place: %s out of reach, releasing at the alternative %s",
+                     np.round(release_pose[:2, 3], 3), np.round(pose[:2, 3], 3))
+        g = self.cfg.gripper
+        release_width = None
+        if object_width is not None:
+            # wider than the jaws hold it now too: an object grasped across its long side
+            # stayed in a hand opened to its narrow side + 2.5 cm, and went home with it
+            held = max(object_width, self.backend.gripper_width())
+            release_width = float(np.clip(held + 0.025, g.closed_width, g.open_width))
+        return self.run("place", place_stages(pose, self.cfg, release_width), cancel)
+
+    def release_spot(self, release_pose: np.ndarray, spots: list[np.ndarray] = ()
+                     ) -> tuple[int, np.ndarray, bool]:
+        """(index, pose, reachable): of ``release_pose`` and the xy ``spots`` after it, the
+        first inside the workspace box whose whole place chain solves (``reachable``); else
+        the first with a release rotation, else the first as given (the place then fails
+        and says why). The task runner asks it too, to choose the arm that places."""
         candidates = [release_pose[:2, 3].copy(), *(np.asarray(p[:2], float) for p in spots)]
-        first = chosen = None  # (index, pose): the first reached; one it can also leave wins
+        first = None  # (index, pose): the first reached; one it can also leave wins
         for i, xy in enumerate(candidates):
             pose = release_pose.copy()
             pose[:2, 3] = xy
@@ -256,20 +275,8 @@ class SkillExecutor:
             pose[:3, :3] = rotation
             first = first or (i, pose)
             if self._place_reachable(pose):
-                chosen = (i, pose)
-                break
-        i, pose = chosen or first or (0, release_pose.copy())
-        if i:
-            log.info("place: %s out of reach, releasing at the alternative %s",
-                     np.round(candidates[0], 3), np.round(candidates[i], 3))
-        g = self.cfg.gripper
-        release_width = None
-        if object_width is not None:
-            # wider than the jaws hold it now too: an object grasped across its long side
-            # stayed in a hand opened to its narrow side + 2.5 cm, and went home with it
-            held = max(object_width, self.backend.gripper_width())
-            release_width = float(np.clip(held + 0.025, g.closed_width, g.open_width))
-        return self.run("place", place_stages(pose, self.cfg, release_width), cancel)
+                return i, pose, True
+        return (*(first or (0, release_pose.copy())), False)
 
     def _place_reachable(self, release: np.ndarray) -> bool:
         """The arm reaches the hover, lowers on a line to the release and backs out of it,

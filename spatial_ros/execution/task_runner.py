@@ -31,6 +31,7 @@ HOME_TOLERANCE = 0.02  # rad: an arm this close to home needs no homing (hand-ov
 PREVIEW_DISAGREEMENT = 0.05  # m: two place answers farther apart name different spots
 ANCHOR_JUMP = 0.06  # m: an anchor's footprint seen this far from before is another object
 RIDER_MARGIN_M = 0.05  # an idle hand carried this close to the workspace's edge: tuck it
+TOP_DOWN = np.diag([1.0, -1.0, -1.0])  # a hand pointing down, jaws closing along y
 CROSS_BODY_M = 0.05  # a hand reaching this far past the midline turns the waist: tuck the other
 
 log = logging.getLogger(__name__)
@@ -279,15 +280,33 @@ class TaskRunner:
         for st in ranked:
             if all(self._reaches(st, g) for g in goals):
                 return st
-        for st in ranked:
-            if self._reaches(st, goals[0]):
-                return st
-        return ranked[0]
+        reaching = [st for st in ranked if self._reaches(st, goals[0])]
+        if place is not None:
+            # the quick test holds the hand top-down above the spot; the place skill also
+            # tilts and yaws it and tries the other spots (a G1 seed: only the arm on the
+            # far side reached the spot beside a box, and only its skill knew it)
+            for st in reaching:
+                if self._places(st, target, place):
+                    return st
+        return reaching[0] if reaching else ranked[0]
+
+    def _places(self, st: ArmStack, target: Target, place: Target) -> bool:
+        """Whether ``st``'s place skill finds a spot of ``place`` it reaches, holding
+        ``target`` as grasped (the test the skill itself runs before it moves)."""
+        pose = np.eye(4)
+        pose[:3, :3] = target.rotation if target.rotation is not None else TOP_DOWN
+        bottom = target.bottom_z if target.bottom_z is not None else \
+            self.cfg.envelope.table_height
+        surface = place.surface_z if place.surface_z is not None else place.position[2]
+        pose[:3, 3] = [place.position[0], place.position[1],
+                       surface + max(target.position[2] - bottom, 0.0)
+                       + self.cfg.motion.place_release_height]
+        return st.skills.release_spot(pose, place.spots)[2]
 
     @staticmethod
     def _reaches(st: ArmStack, position: np.ndarray) -> bool:
         pose = np.eye(4)
-        pose[:3, :3] = st.skills.best_grasp_rotation(np.diag([1.0, -1.0, -1.0]), position)
+        pose[:3, :3] = st.skills.best_grasp_rotation(TOP_DOWN, position)
         pose[:3, 3] = position
         return st.kin.solve(pose, st.backend.joint_positions()) is not None
 
