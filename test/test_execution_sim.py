@@ -381,6 +381,11 @@ def test_cancel_mid_motion_stops_within_100ms_of_sim_time():
     be.idle(0.3)
     assert np.max(np.abs(be.joint_positions() - q_stop)) < 0.01  # and stays stopped
     assert np.max(np.abs(q_stop - q1)) > 0.2  # it really stopped short of the goal
+    # a cancel that lands between two stages: the next command is never sent
+    n = len(be.sent)
+    assert be.execute(stack.planner.joint_move(q_stop, q1), cancel).cancelled
+    assert be.set_gripper(0.02, cancel).cancelled
+    assert len(be.sent) == n and np.max(np.abs(be.joint_positions() - q_stop)) < 0.01
 
 
 # ---------------------------------------------------------------- envelope property

@@ -75,13 +75,18 @@ class Backend(ABC):
     # ---- commands (checked) ------------------------------------------------------------
     def execute(self, traj: JointTrajectory, cancel: threading.Event | None = None
                 ) -> MotionResult:
-        """Checks ``traj`` against the envelope, then runs it until done or cancelled."""
+        """Checks ``traj`` against the envelope, then runs it until done or cancelled.
+        Already cancelled: nothing is sent (a cancel may land between two stages)."""
+        if cancel is not None and cancel.is_set():
+            return MotionResult(False, "cancelled", self.joint_positions())
         self.envelope.check_trajectory(traj, current_q=self.joint_positions())
         with self._lock:
             self.sent.append(traj)
         return self._execute(traj, cancel or threading.Event())
 
     def set_gripper(self, width: float, cancel: threading.Event | None = None) -> MotionResult:
+        if cancel is not None and cancel.is_set():
+            return MotionResult(False, "cancelled")
         g = self.gripper_cfg
         self.envelope.check_gripper(width, g.open_width, g.closed_width)
         return self._set_gripper(float(width), cancel or threading.Event())
