@@ -260,9 +260,9 @@ class _ConfusedByTheFirstPlacement(_OffFirstTime):
     task has put something beside it; then it answers the same words on another container
     (``confirmed``: what the check said of that answer)."""
 
-    def __init__(self, inner: GroundTruthGrounder, world, wrong: str, confirmed) -> None:
+    def __init__(self, inner: GroundTruthGrounder, wrong: str, confirmed) -> None:
         super().__init__(inner)
-        self.world, self.wrong, self.confirmed = world, wrong, confirmed
+        self.wrong, self.confirmed = wrong, confirmed
         self.place_calls, self.recalled = 0, []
 
     def locate(self, phrase: str) -> Target:
@@ -293,8 +293,8 @@ def test_a_doubtful_anchor_answer_places_against_where_the_task_saw_it(confirmed
     boxes = [o for o in world.objects if o.is_container]
     a, b = [o for o in world.objects if o.graspable and o.category in ("cube", "block",
                                                                         "sphere")][:2]
-    grounder = _ConfusedByTheFirstPlacement(GroundTruthGrounder(world), world,
-                                            _phrase(boxes[1]), confirmed)
+    grounder = _ConfusedByTheFirstPlacement(GroundTruthGrounder(world), _phrase(boxes[1]),
+                                            confirmed)
     anchor = _phrase(boxes[0])
     report = _runner(world, stack, grounder=grounder).run(
         f"put {_phrase(a)} to the left of {anchor}, then put {_phrase(b)} to the right of "

@@ -352,11 +352,19 @@ def test_grounder_drops_into_the_footprint_centre_not_at_the_rim(frame):
     edge.predict = lambda rgb, d, intr, text: Prediction.from_px(
         u, v, intr.width, intr.height, confidence=0.9)
     pipe = _pipeline(frame, referrer=edge)
-    grounder = PerceptionGrounder(
-        lambda prompt: pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, prompt))
-    target = grounder.place_target("in", "the red box", None)
-    assert np.linalg.norm(target.position[:2] - np.array(box.center[:2])) < 0.012
-    assert target.surface_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
+    prompts: list[str] = []
+
+    def ask(prompt):
+        prompts.append(prompt)
+        return pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, prompt)
+
+    for mode, prompt in (("anchor", "Point to the red box"),  # so the check sees the box
+                         ("model", "Put it inside the red box")):
+        target = PerceptionGrounder(ask, place_beside=mode).place_target("in", "the red box",
+                                                                          None)
+        assert prompts[-1] == prompt
+        assert np.linalg.norm(target.position[:2] - np.array(box.center[:2])) < 0.012
+        assert target.surface_z == pytest.approx(box.center[2] + box.size[2] / 2, abs=0.008)
     raw = pipe.run(frame.rgb, frame.depth_m, frame.intrinsics, "the red box").point_base
     assert np.linalg.norm(np.array(raw[:2]) - box.center[:2]) > 0.02  # the rim point was off
 

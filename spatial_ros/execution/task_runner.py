@@ -293,15 +293,22 @@ class TaskRunner:
     def _places(self, st: ArmStack, target: Target, place: Target) -> bool:
         """Whether ``st``'s place skill finds a spot of ``place`` it reaches, holding
         ``target`` as grasped (the test the skill itself runs before it moves)."""
-        pose = np.eye(4)
-        pose[:3, :3] = target.rotation if target.rotation is not None else TOP_DOWN
-        bottom = target.bottom_z if target.bottom_z is not None else \
-            self.cfg.envelope.table_height
+        grasp = np.eye(4)
+        grasp[:3, :3] = target.rotation if target.rotation is not None else TOP_DOWN
+        grasp[:3, 3] = target.position
+        return st.skills.release_spot(self._release_pose(grasp, target, place),
+                                      place.spots)[2]
+
+    def _release_pose(self, grasp: np.ndarray, held: Target, place: Target) -> np.ndarray:
+        """The hand as it grasped ``held``, moved over ``place`` so that the object's
+        underside comes to ``place_release_height`` above the surface it goes onto."""
+        hang = grasp[2, 3] - (held.bottom_z if held.bottom_z is not None
+                              else self.cfg.envelope.table_height)
+        release = grasp.copy()
         surface = place.surface_z if place.surface_z is not None else place.position[2]
-        pose[:3, 3] = [place.position[0], place.position[1],
-                       surface + max(target.position[2] - bottom, 0.0)
-                       + self.cfg.motion.place_release_height]
-        return st.skills.release_spot(pose, place.spots)[2]
+        release[2, 3] = surface + max(hang, 0.0) + self.cfg.motion.place_release_height
+        release[:2, 3] = place.position[:2]
+        return release
 
     @staticmethod
     def _reaches(st: ArmStack, position: np.ndarray) -> bool:
@@ -341,12 +348,7 @@ class TaskRunner:
         elif self._prefer_preview(place):
             place = self._preview
         place = self._recall_anchor(place, relation, anchor)
-        hang = self.held_pose[2, 3] - (held.bottom_z if held.bottom_z is not None
-                                       else self.cfg.envelope.table_height)
-        release = self.held_pose.copy()
-        surface = place.surface_z if place.surface_z is not None else place.position[2]
-        release[2, 3] = surface + max(hang, 0.0) + self.cfg.motion.place_release_height
-        release[:2, 3] = place.position[:2]
+        release = self._release_pose(self.held_pose, held, place)
         self._make_room(release, cancel)
         self._skill(lambda: self.stack.skills.place(release, cancel, held.width, place.spots))
         self.held = self.held_pose = None
