@@ -85,13 +85,16 @@ def test_an_answer_that_fits_the_words_stands(scene):
     assert np.allclose(pred.rotation, np.eye(3))  # the model's own answer, untouched
 
 
-def test_place_prompts_and_unreadable_text_are_not_checked(scene):
+def test_place_prompts_and_unreadable_text_are_not_attribute_checked(scene):
     scene, (a, b) = scene
     ref = _checked(scene, a, b)
-    for text in (f"Place it in the free spot to the left of the {b.colour} {b.category}",
-                 "zorp the flibber"):
-        _, hit = _ask(scene, ref, text)
-        assert hit == a.id and ref.last_check == {}
+    _, hit = _ask(scene, ref, "zorp the flibber")
+    assert hit == a.id and ref.last_check == {}
+    # a place answer is checked for clearance only (test_free_space.py), never overruled
+    # for an object that fits the anchor's words
+    _, hit = _ask(scene, ref, f"Place it in the free spot to the left of the {b.colour} "
+                              f"{b.category}")
+    assert hit != b.id and ref.last_check["free_space"] and not ref.last_check["overruled"]
 
 
 def test_no_table_in_view_leaves_the_answer_and_says_why(scene):
@@ -147,6 +150,12 @@ def test_weights_and_the_choice_rule():
     assert attribute_weight(node, Ref(colour="blue", category="cube"), cfg) == 0.2
     assert attribute_weight(node, Ref(colour="blue", category="box"), cfg) == pytest.approx(0.1)
     assert attribute_weight(None, Ref(category="box"), cfg) == 0.3
+    # perception names a white object gray under dim light: a doubt, not a contradiction
+    gray = ObjectNode(1, "cylinder", "gray", (0.05,) * 3, np.zeros(3), np.eye(3))
+    assert attribute_weight(gray, Ref(colour="white", category="cylinder"), cfg) == 0.6
+    assert attribute_weight(gray, Ref(colour="black", category="cylinder"), cfg) == 0.2
+    doubt, contradicted = Ranked(1, 1, 0.3, 0.6), Ranked(0, 4, 0.5, 0.2)
+    assert choose([doubt, contradicted]) == (doubt, contradicted)  # 0.18 beats 0.10
     fits, wrong, far = Ranked(1, 5, 0.3, 1.0), Ranked(0, 4, 0.5, 0.2), Ranked(2, 6, 0.01, 1.0)
     assert choose([fits, wrong]) == (fits, wrong)
     assert choose([wrong, far]) == (wrong, wrong)  # too little probability on what fits
@@ -155,6 +164,8 @@ def test_weights_and_the_choice_rule():
     assert choose([off_table, wrong]) == (wrong, wrong)  # never onto no object
     with pytest.raises(ValueError, match="colour_weight"):
         AttributeCheckConfig(colour_weight=1.5)
+    with pytest.raises(ValueError, match="neighbour_colour_weight"):
+        AttributeCheckConfig(neighbour_colour_weight=-0.1)
 
 
 def test_a_point_on_what_stands_in_a_container_counts_for_the_container():

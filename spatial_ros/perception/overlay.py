@@ -68,6 +68,8 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
     if (result.check or {}).get("overruled"):  # the answer is not the model's first
         lines.append(f"check: model said {result.check['model_object']}, took "
                      f"{result.check['chosen_object']}")
+    elif (result.check or {}).get("free_space"):  # a place answer's clearance was checked
+        lines.append(_free_space_line(result.check))
     line_h = 12
     draw.rectangle([0, 0, image.width, 4 + line_h * len(lines)], fill=(0, 0, 0))
     for i, line in enumerate(lines):
@@ -75,3 +77,13 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
             (255, 210, 60) if line.startswith("check") else (255, 255, 255)
         draw.text((4, 2 + i * line_h), line, fill=colour, font=font)
     return np.asarray(image)
+
+
+def _free_space_line(check: dict) -> str:
+    if check["moved_cm"] > 0:
+        return f"check: spot moved {check['moved_cm']:.1f} cm clear of objects"
+    if not check["clear"]:
+        near = check["clearance_cm"]
+        return "check: no clear spot near the answer" + (
+            f" ({near:.1f} cm from an object)" if near is not None else "")
+    return "check: spot clear of objects"
