@@ -142,7 +142,10 @@ def test_cancel_stops_the_arm_over_ros(ros):
         with probe.lock:
             tail = [q for _, q in probe.joints[n + 10:]]
         drift = np.max(np.abs(tail[-1] - tail[0]))
-        assert drift < 0.01, f"arm still moving after cancel: {drift:.4f} rad"
+        # the logs say what the sim received after the cancel (an accepted trajectory after
+        # the hold would be the culprit): one CI run saw 0.18 rad here, never reproduced
+        assert drift < 0.01, (f"arm still moving after cancel: {drift:.4f} rad\n"
+                              f"sim:\n{sim.output()[-3000:]}\nexecutor:\n{ex.output()[-3000:]}")
         assert "cancelled" in probe.last("c1")["state"] and ex.alive()
 
 
