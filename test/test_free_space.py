@@ -145,6 +145,10 @@ def test_the_pipeline_reports_a_moved_spot_and_the_overlay_says_so(scene):
     unmarked = draw_overlay(scene.rgb, type(res).from_dict(dict(res.to_dict(), check=None)),
                             scene.intrinsics)
     assert (drawn[:60] != unmarked[:60]).any()  # the banner says the spot was moved
+    assert res.check["model_point_px"] == pytest.approx([u, v], abs=0.05)
+    col, row = round(u), round(v)  # and the model's own spot is marked where it was
+    assert (drawn[row - 4:row + 5, col - 4:col + 5] != unmarked[row - 4:row + 5,
+                                                              col - 4:col + 5]).any()
 
 
 def test_which_prompts_ask_for_free_table():

@@ -301,6 +301,7 @@ class AttributeCheckedReferrer:
         pred.timings = {**pred.timings, "check_ms": 1e3 * (time.perf_counter() - t0)}
         if not moved:
             return pred
+        self.last_check["model_point_px"] = [round(float(u), 1), round(float(v), 1)]
         h, w = seen.labels.shape
         # the model's 3D estimate belongs to its own spot: the new one is back-projected
         return Prediction.from_px(*spot.point_px, w, h, confidence=pred.confidence,

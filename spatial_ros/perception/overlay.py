@@ -44,6 +44,12 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
 
     if result.point_px_model is not None and result.point_px is not None:
         draw.line([tuple(result.point_px_model), tuple(result.point_px)], fill=(255, 255, 0))
+    moved_from = (result.check or {}).get("model_point_px")
+    if moved_from is not None and result.point_px is not None:  # the spot the check moved
+        u0, v0 = moved_from
+        r = cfg.point_radius_px // 2
+        draw.ellipse([u0 - r, v0 - r, u0 + r, v0 + r], outline=(255, 210, 60), width=1)
+        draw.line([(u0, v0), tuple(result.point_px)], fill=(255, 210, 60))
     if result.point_px is not None:
         u, v = result.point_px
         r = cfg.point_radius_px
