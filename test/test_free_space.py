@@ -32,9 +32,9 @@ def scene():
 
 
 def _pixel(scene, xy) -> tuple[float, float]:
-    pc = scene.graph.to_camera(np.array([[xy[0], xy[1], scene.graph.table_height]]))[0]
-    k = scene.intrinsics
-    return k.fx * pc[0] / pc[2] + k.cx, k.fy * pc[1] / pc[2] + k.cy
+    pc = scene.graph.to_camera(np.array([[xy[0], xy[1], scene.graph.table_height]]))
+    u, v = scene.intrinsics.project(pc)[0]
+    return float(u), float(v)
 
 
 def _table_xy(scene, u, v) -> np.ndarray:

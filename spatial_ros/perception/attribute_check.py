@@ -290,8 +290,7 @@ class AttributeCheckedReferrer:
         if seen is None:
             return pred
         u, v = pred.point_px
-        spot = check_spot(seen, np.asarray(depth_m, dtype=float), intrinsics, float(u),
-                          float(v), self.cfg.free_space)
+        spot = check_spot(seen, depth_m, intrinsics, float(u), float(v), self.cfg.free_space)
         moved = spot.moved_m > 0.0
         clearance = (round(100 * spot.clearance_m, 1) if np.isfinite(spot.clearance_m)
                      else None)  # None: the ray misses the table, or nothing stands on it

@@ -22,6 +22,7 @@ from spatial_ros.data.expressions import Place
 from spatial_ros.data.parse import ParseError, parse
 from spatial_ros.data.perceive import Perceived
 from spatial_ros.data.placement import footprint_distance
+from spatial_ros.geometry.backproject import backproject_pixels
 from spatial_ros.geometry.intrinsics import Intrinsics
 
 
@@ -65,8 +66,7 @@ def asks_for_free_table(instruction: str) -> bool:
 def _table_point(seen: Perceived, intr: Intrinsics, u: float, v: float) -> np.ndarray | None:
     """Where pixel (u, v)'s ray meets the table plane, base frame (None: it never does)."""
     g = seen.graph
-    ray = g.camera_pose[:3, :3] @ np.array([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy,
-                                            1.0])
+    ray = g.camera_pose[:3, :3] @ backproject_pixels(u, v, 1.0, intr)[0]
     origin = g.camera_pose[:3, 3]
     if abs(ray[2]) < 1e-9:
         return None
@@ -105,8 +105,7 @@ def check_spot(seen: Perceived, depth_m: np.ndarray, intr: Intrinsics, u: float,
     g = seen.graph
     points = np.column_stack([xy[order], np.full(order.size, g.table_height)])
     cam = g.to_camera(points)
-    cu = intr.fx * cam[:, 0] / cam[:, 2] + intr.cx
-    cv = intr.fy * cam[:, 1] / cam[:, 2] + intr.cy
+    cu, cv = intr.project(cam).T
     h, w = depth_m.shape[:2]
     ok = (cam[:, 2] > 0) & (cu >= 0) & (cu <= w - 1) & (cv >= 0) & (cv <= h - 1)
     for k in np.flatnonzero(ok):
