@@ -16,8 +16,8 @@ from spatial_ros.perception.attribute_check import (
     AttributeCheckedReferrer,
     Ranked,
     attribute_weight,
+    checkable_ref,
     choose,
-    named_attributes,
     object_under,
     rank_candidates,
 )
@@ -73,6 +73,7 @@ def test_a_contradicted_answer_yields_to_the_next_object_that_fits(scene):
     assert hit == b.id
     assert ref.last_check["overruled"] and ref.last_check["wanted"] == f"{b.colour} {b.category}"
     assert ref.last_check["chosen_object"] == f"{b.colour} {b.category}"
+    assert ref.last_check["misfit"] == "colour or kind" and ref.last_check["resolved"] == []
     assert pred.rotation is not None and not np.allclose(pred.rotation, np.eye(3))  # its grasp
     assert 0.0 < pred.confidence <= 1.0 and "check_ms" in pred.timings
 
@@ -125,12 +126,41 @@ def test_the_checked_model_runs_through_the_pipeline_and_reports_the_check(scene
     assert (drawn[:60] != unmarked[:60]).any()  # the banner says the check overruled it
 
 
-def test_named_attributes_reads_colour_and_kind_only_from_object_phrases():
-    ref = named_attributes("Pick up the red cube left of the bowl")
-    assert (ref.colour, ref.category) == ("red", "cube")
-    assert named_attributes("Point to the box").category == "box"
-    assert named_attributes("Place it in the free spot to the left of the bowl") is None
-    assert named_attributes("") is None
+def test_checkable_ref_reads_object_phrases_perception_can_check():
+    ref = checkable_ref("Pick up the red cube left of the bowl")
+    assert (ref.colour, ref.category) == ("red", "cube") and ref.relation == "left_of:camera"
+    assert checkable_ref("Point to the box").category == "box"
+    assert checkable_ref("the leftmost object").select == "leftmost"  # no colour, no kind
+    assert checkable_ref("Place it in the free spot to the left of the bowl") is None
+    assert checkable_ref("it") is None and checkable_ref("") is None
+
+
+@pytest.mark.parametrize("text", ["Pick up the leftmost mug", "the rightmost mug",
+                                  "the mug farthest from the orange bowl"])
+def test_an_answer_that_is_not_what_the_whole_phrase_names_yields(text):
+    """Two mugs: colour and kind cannot tell them apart, the relation can."""
+    from spatial_ros.data.expressions import resolve
+    from spatial_ros.data.parse import parse
+    from spatial_ros.data.sim_scene import render_scene
+
+    scene = render_scene(3)
+    mugs = [o for o in scene.graph.objects if o.category == "mug"]
+    (target,) = resolve(parse(text), scene.graph)  # the truth, on the true scene graph
+    other = next(o for o in mugs if o is not target)
+    ref = _checked(scene, other, target, p_first=0.5, p_second=0.3)
+    _, hit = _ask(scene, ref, text)
+    check = ref.last_check
+    assert hit == target.id and check["overruled"] and check["source"] == "model"
+    # (perception may part one mug in two clusters: then both are what the phrase names)
+    assert set(check["resolved"]) == {f"{target.colour} mug"} and check["chosen_fits"]
+    assert check["misfit"] == "relation"  # the other mug fits colour and kind
+    ref.cfg.program_weight = 1.0  # colour and kind alone: both mugs fit, the answer stands
+    _, hit = _ask(scene, ref, text)
+    assert hit == other.id and not ref.last_check["overruled"]
+    ref = _checked(scene, target, other, p_first=0.3, p_second=0.5)
+    _, hit = _ask(scene, ref, text)  # the model's answer is what the phrase names: it stands
+    assert hit == target.id and not ref.last_check["overruled"]
+    assert ref.last_check["model_fits"]
 
 
 def test_object_under_takes_a_container_floor_as_the_container():
@@ -166,6 +196,8 @@ def test_weights_and_the_choice_rule():
         AttributeCheckConfig(colour_weight=1.5)
     with pytest.raises(ValueError, match="neighbour_colour_weight"):
         AttributeCheckConfig(neighbour_colour_weight=-0.1)
+    with pytest.raises(ValueError, match="program_weight"):
+        AttributeCheckConfig(program_weight=2.0)
 
 
 def test_a_point_on_what_stands_in_a_container_counts_for_the_container():

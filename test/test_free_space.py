@@ -10,7 +10,7 @@ import pytest
 from spatial_ros.data.placement import footprint_distance
 from spatial_ros.data.prediction import Prediction
 from spatial_ros.perception.attribute_check import AttributeCheckConfig, AttributeCheckedReferrer
-from spatial_ros.perception.free_space import FreeSpaceConfig, asks_for_free_table
+from spatial_ros.perception.free_space import FreeSpaceConfig
 
 
 class FixedReferrer:
@@ -117,7 +117,7 @@ def test_a_clear_spot_and_an_inside_answer_stay(scene):
     inside = _pixel(scene, box.position[:2])
     ref = _checked(scene, *inside)
     pred = _ask(scene, ref, f"Put it inside the {box.colour} {box.category}")
-    assert pred.point_px == pytest.approx(inside) and ref.last_check == {}
+    assert pred.point_px == pytest.approx(inside) and "free_space" not in ref.last_check
 
 
 def test_no_clear_spot_within_reach_keeps_the_answer_and_says_so(scene):
@@ -135,7 +135,7 @@ def test_the_check_can_be_switched_off(scene):
     u, v = _spot_beside(scene, gap=0.01)
     ref = _checked(scene, u, v, enabled=False)
     pred = _ask(scene, ref, "Point to a free spot to the left of the white bowl")
-    assert pred.point_px == pytest.approx((u, v)) and ref.last_check == {}
+    assert pred.point_px == pytest.approx((u, v)) and "free_space" not in ref.last_check
 
 
 def test_the_pipeline_reports_a_moved_spot_and_the_overlay_says_so(scene):
@@ -159,15 +159,6 @@ def test_the_pipeline_reports_a_moved_spot_and_the_overlay_says_so(scene):
     col, row = round(u), round(v)  # and the model's own spot is marked where it was
     assert (drawn[row - 4:row + 5, col - 4:col + 5] != unmarked[row - 4:row + 5,
                                                               col - 4:col + 5]).any()
-
-
-def test_which_prompts_ask_for_free_table():
-    assert asks_for_free_table("Point to a free spot to the left of the white bowl")
-    assert asks_for_free_table("Mark a vacant spot between the bowl and the pink cube")
-    assert not asks_for_free_table("Put it inside the gray box")
-    assert not asks_for_free_table("Pick up the red cube")
-    assert not asks_for_free_table("zorp the flibber")
-    assert not asks_for_free_table("")
 
 
 @pytest.mark.parametrize("field", ["clearance", "max_shift", "step", "table_tolerance"])

@@ -137,8 +137,10 @@ def run_task(cfg: DemoConfig, seed: int, index: int, kind: str, out: Path,
         if check.get("overruled"):
             how = ("it ranked next" if check.get("source") == "model"
                    else "perception sees, the only one")
-            state += (f" (check: the model answered the {check['model_object']}, not the "
-                      f"{check['wanted']}; took the {check['chosen_object']} {how})")
+            wanted = ("what the phrase's relation picks out" if check.get("misfit") == "relation"
+                      else f"the {check['wanted']}")
+            state += (f" (check: the model answered the {check['model_object']}, not "
+                      f"{wanted}; took the {check['chosen_object']} {how})")
         elif "model_fits" in check:
             state += (f" (check: answer on the {check['model_object']}, "
                       f"{'fits' if check['model_fits'] else 'no better fit ranked'})")

@@ -46,9 +46,10 @@ class PerceptionParams:
     compile_model: bool = True
     # check the model's answer against the phrase's colour and kind (depth + colour, no
     # weights; perception/attribute_check.py): a contradicted answer yields to the model's
-    # next-best object that fits; a place answer ("a free spot left of X") closer than 5 cm
-    # to an object moves clear of it (perception/free_space.py). Model referrer only; ~90 ms
-    # per question on 2 cores
+    # next-best object that fits; a place answer ("a free spot left of X") that is not where
+    # the words put it yields to the model's best candidate that is (perception/
+    # place_region.py), and one closer than 5 cm to an object moves clear of it
+    # (perception/free_space.py). Model referrer only; ~90 ms per question on 2 cores
     attribute_check: bool = True
     # run the pipeline in a child process: the image callbacks then cannot take the GIL from
     # inference (2 cores, 30 Hz RGB-D: model p95 176-279 ms in-process; pipeline_process.py)

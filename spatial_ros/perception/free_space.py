@@ -4,8 +4,9 @@
 data's placement regions keep 4.5 cm). The model is more often right about *where* (which
 side of which anchor) than about *how far* from the neighbours: on the test split, 25 of its
 38 place answers that miss the free region by at most 10 px lie closer than 4.5 cm to an
-object. So the check keeps the model's choice and moves its spot the least distance that
-clears every object perception sees (``data.perceive``: table plane and clusters, no learned
+object. So the check keeps the chosen spot (the model's, or the candidate of its that
+``perception.place_region`` found where the words put it) and moves it the least distance
+that clears every object perception sees (``data.perceive``: table plane and clusters, no learned
 weights), over the table and in view; a spot already clear stays, and so does one with no
 clear spot within ``max_shift`` (the model's answer then is not near any free table).
 
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spatial_ros.data.expressions import Place
-from spatial_ros.data.parse import ParseError, parse
 from spatial_ros.data.perceive import Perceived
 from spatial_ros.data.placement import footprint_distance
 from spatial_ros.geometry.backproject import backproject_pixels
@@ -52,15 +51,6 @@ class SpotCheck:
     clearance_m: float  # the model's spot's distance to the nearest perceived object
     moved_m: float  # on the table plane; 0 when the model's spot stands
     found: bool  # False: the model's spot was too close and no clear one was in reach
-
-
-def asks_for_free_table(instruction: str) -> bool:
-    """A place prompt whose answer is free table ("left of", "between"; not "inside")."""
-    try:
-        program = parse(instruction)
-    except ParseError:
-        return False
-    return isinstance(program, Place) and program.relation != "inside"
 
 
 def _table_point(seen: Perceived, intr: Intrinsics, u: float, v: float) -> np.ndarray | None:

@@ -71,11 +71,16 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
         lines += textwrap.wrap(f"error: {result.error}", cfg.wrap_chars)[:2]
     elif result.confidence is not None:
         lines.append(f"conf {result.confidence:.2f}  depth {result.depth_m or 0:.3f} m")
-    if (result.check or {}).get("overruled"):  # the answer is not the model's first
-        lines.append(f"check: model said {result.check['model_object']}, took "
-                     f"{result.check['chosen_object']}")
-    elif (result.check or {}).get("free_space"):  # a place answer's clearance was checked
-        lines.append(_free_space_line(result.check))
+    check = result.check or {}
+    if check.get("place_region"):  # a place answer: its region, then its clearance
+        lines.append(_place_line(check))
+    elif check.get("overruled"):  # the answer is not the model's first
+        other = "another " if check["model_object"] == check["chosen_object"] else ""
+        lines.append(f"check: model said {check['model_object']}, took {other}"
+                     f"{check['chosen_object']}" + (" (relation)" if check.get("misfit")
+                                                    == "relation" else ""))
+    elif check.get("free_space"):  # a place answer's clearance was checked
+        lines.append(_free_space_line(check))
     line_h = 12
     draw.rectangle([0, 0, image.width, 4 + line_h * len(lines)], fill=(0, 0, 0))
     for i, line in enumerate(lines):
@@ -83,6 +88,25 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
             (255, 210, 60) if line.startswith("check") else (255, 255, 255)
         draw.text((4, 2 + i * line_h), line, fill=colour, font=font)
     return np.asarray(image)
+
+
+def _place_line(check: dict) -> str:
+    relation, _, view = check["relation"].partition(":")
+    where = (f"{relation.replace('_', ' ')} {' and '.join(check['anchors']) or '(anchor not seen)'}"
+             + (f" ({view}'s view)" if view else ""))
+    if check["overruled"]:
+        line = f"check: model's spot not {where}, took its #{check['candidate'] + 1}"
+    elif check["model_in_region"]:
+        line = f"check: spot {where}"
+    elif not check["region_seen"]:
+        line = f"check: no region {where} seen"
+    elif check["model_in_region"] is None:  # the referrer ranked no candidates
+        line = f"check: region {where} seen"
+    else:
+        line = f"check: no ranked spot {where}"
+    if check.get("free_space") and check["moved_cm"] > 0:
+        line += f", moved {check['moved_cm']:.1f} cm clear"
+    return line
 
 
 def _free_space_line(check: dict) -> str:

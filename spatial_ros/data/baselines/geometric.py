@@ -23,6 +23,21 @@ from spatial_ros.data.samples import interior_point
 from spatial_ros.data.scene_graph import ObjectNode, SceneGraph
 
 
+def best_match(ref: Ref, g: SceneGraph) -> tuple[ObjectNode | None, float]:
+    """The perceived object a phrase names and a confidence; the program relaxes to fewer
+    constraints until something matches (colour and kind, colour, kind, anything), each
+    relaxation halving the confidence."""
+    relaxed = [ref, Ref(category=ref.category, colour=ref.colour),
+               Ref(colour=ref.colour), Ref(category=ref.category), Ref()]
+    for i, r in enumerate(relaxed):
+        found = resolve(r, g, lenient=True)
+        if found:
+            if r.select is None and r.ordinal is None and r.relation is None:
+                found = sorted(found, key=lambda o: -o.pixels)
+            return found[0], (1.0 / len(found)) * (0.5 ** i)
+    return None, 0.0
+
+
 class GeometricReferrer:
     def __init__(self, perceive_cfg: PerceiveConfig | None = None,
                  camera_pose: np.ndarray | None = None, max_gripper_width: float = 0.085):
@@ -55,22 +70,9 @@ class GeometricReferrer:
                         "reason_s": time.perf_counter() - t2}
         return pred
 
-    @staticmethod
-    def _best(ref: Ref, g: SceneGraph) -> tuple[ObjectNode | None, float]:
-        """The best match and a confidence; relaxes the program until something matches."""
-        relaxed = [ref, Ref(category=ref.category, colour=ref.colour),
-                   Ref(colour=ref.colour), Ref(category=ref.category), Ref()]
-        for i, r in enumerate(relaxed):
-            found = resolve(r, g, lenient=True)
-            if found:
-                if r.select is None and r.ordinal is None and r.relation is None:
-                    found = sorted(found, key=lambda o: -o.pixels)
-                return found[0], (1.0 / len(found)) * (0.5 ** i)
-        return None, 0.0
-
     def _refer(self, ref: Ref, g: SceneGraph, labels: np.ndarray, w: int, h: int
                ) -> Prediction:
-        target, conf = self._best(ref, g)
+        target, conf = best_match(ref, g)
         if target is None:
             return Prediction.from_norm(0.5, 0.5, w, h, confidence=0.0)
         u, v = interior_point(labels == target.id)
@@ -83,7 +85,7 @@ class GeometricReferrer:
 
     def _place(self, place: Place, g: SceneGraph, intr, labels: np.ndarray, w: int, h: int
                ) -> Prediction:
-        anchors = [self._best(a, g)[0] for a in place.anchors]
+        anchors = [best_match(a, g)[0] for a in place.anchors]
         if any(a is None for a in anchors) or len({a.id for a in anchors}) < len(anchors):
             return Prediction.from_norm(0.5, 0.5, w, h, confidence=0.0)
         region = region_mask(g, intr, labels, place.relation, anchors)
