@@ -6,8 +6,11 @@ object, that object is usually of another colour or kind than the phrase says ("
 cube" answered on an orange box). Depth and colour measure what stands under each candidate
 without learned weights (``data.perceive``: table plane, clusters, HSV colour names, a shape
 class from the cluster's size), and a candidate whose object contradicts the phrase's colour
-or kind keeps only a share of its probability. Of an object phrase the check cannot see
-relations, ordinals or which of two red cubes: those stay the model's call. A place
+or kind keeps only a share of its probability. A phrase with a relation, superlative,
+ordinal or size word ("the cube behind the bowl", "the leftmost mug") is also read whole on
+perception's scene graph (``data.expressions.resolve``, the geometric baseline's rule
+program), and a candidate on an object it does not name keeps a share too
+(``program_weight``); phrasings the rule parser cannot read stay the model's call. A place
 ("free spot") answer is checked against the region its words name, beside or between the
 anchors perception finds (``perception.place_region``: a candidate outside it yields to one
 inside), and for its clearance from the objects (``perception.free_space``: a spot too close
