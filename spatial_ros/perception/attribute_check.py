@@ -103,10 +103,17 @@ def checkable_ref(instruction: str) -> Ref | None:
     """The phrase's target as the rule parser reads it, when it says something perception
     can check: a colour, a kind, a relation, a superlative, an ordinal or a size word. None
     for place prompts, unreadable text and bare "it"/"the object"."""
+    return _checkable(_program(instruction))
+
+
+def _program(instruction: str) -> Ref | Place | None:
     try:
-        program = parse(instruction)
+        return parse(instruction)
     except ParseError:
         return None
+
+
+def _checkable(program: Ref | Place | None) -> Ref | None:
     if not isinstance(program, Ref):
         return None
     if program.colour is None and program.category is None and not _has_program(program):
@@ -275,10 +282,10 @@ class AttributeCheckedReferrer:
         pred = self.referrer.predict(rgb, depth_m, intrinsics, instruction,
                                      candidates=self.cfg.candidates)
         self.last_check = {}
-        place = _place_program(instruction) if self.cfg.enabled else None
-        if place is not None:
-            return self._check_place(pred, place, rgb, depth_m, intrinsics)
-        wanted = checkable_ref(instruction) if self.cfg.enabled else None
+        program = _program(instruction) if self.cfg.enabled else None
+        if isinstance(program, Place):
+            return self._check_place(pred, program, rgb, depth_m, intrinsics)
+        wanted = _checkable(program)
         if wanted is None or len(pred.candidates) < 2:
             return pred
         t0 = time.perf_counter()
@@ -354,7 +361,7 @@ class AttributeCheckedReferrer:
             return pred
         h, w = seen.labels.shape
         u, v = (float(c) for c in pred.point_px)
-        confidence, index = pred.confidence, 0
+        confidence = pred.confidence
         if region_on:
             region = choose_place_candidate(pred.candidates, seen, intrinsics, place,
                                             self.cfg.place_region)
@@ -388,14 +395,6 @@ class AttributeCheckedReferrer:
         return Prediction.from_px(u, v, w, h, confidence=confidence, rotation=pred.rotation,
                                   gripper_width=pred.gripper_width, timings=pred.timings,
                                   candidates=pred.candidates)
-
-
-def _place_program(instruction: str) -> Place | None:
-    try:
-        program = parse(instruction)
-    except ParseError:
-        return None
-    return program if isinstance(program, Place) else None
 
 
 def unique_fit(seen: Perceived, wanted: Ref, cfg: AttributeCheckConfig) -> ObjectNode | None:

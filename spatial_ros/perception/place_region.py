@@ -5,7 +5,7 @@ relation says, the middle of the segment between two anchors, a container's open
 model's test-split place answers that miss, most are on the wrong side or beside the wrong
 anchor, while one of its eight ranked cells is in the labelled region for 88 % of the place
 prompts (its first: 62 %). Perception (table plane, clusters, HSV colour names:
-``data.perceive``) finds the anchors the way the geometric baseline does (``best_match``)
+``data.perceive``) finds the anchors the way the geometric baseline does (``place_anchors``)
 and the region the data engine labels (``data.placement.region_mask``, without its
 clearance: clearing neighbours is ``perception.free_space``'s job). A candidate outside that
 region keeps only a share of its probability, so the model's answer stands when it is in the
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from spatial_ros.data.baselines.geometric import best_match
+from spatial_ros.data.baselines.geometric import place_anchors
 from spatial_ros.data.expressions import Place
 from spatial_ros.data.perceive import Perceived
 from spatial_ros.data.placement import PlacementConfig, Region, region_mask
@@ -60,8 +60,8 @@ def perceived_region(seen: Perceived, intr: Intrinsics, place: Place,
                      cfg: PlaceRegionConfig = PlaceRegionConfig()
                      ) -> tuple[list[ObjectNode], Region | None]:
     """The anchors perception reads for the words and the region they define."""
-    anchors = [best_match(a, seen.graph)[0] for a in place.anchors]
-    if any(a is None for a in anchors) or len({a.id for a in anchors}) < len(anchors):
+    anchors = place_anchors(place, seen.graph)
+    if anchors is None:
         return [], None
     region = region_mask(seen.graph, intr, seen.labels, place.relation, anchors, cfg.region)
     if region is not None and place.relation == "inside":

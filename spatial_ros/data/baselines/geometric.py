@@ -38,6 +38,15 @@ def best_match(ref: Ref, g: SceneGraph) -> tuple[ObjectNode | None, float]:
     return None, 0.0
 
 
+def place_anchors(place: Place, g: SceneGraph) -> list[ObjectNode] | None:
+    """The perceived objects a place phrase's anchors name (``best_match`` each); None when
+    one names nothing or two name the same object."""
+    anchors = [best_match(a, g)[0] for a in place.anchors]
+    if any(a is None for a in anchors) or len({a.id for a in anchors}) < len(anchors):
+        return None
+    return anchors
+
+
 class GeometricReferrer:
     def __init__(self, perceive_cfg: PerceiveConfig | None = None,
                  camera_pose: np.ndarray | None = None, max_gripper_width: float = 0.085):
@@ -85,8 +94,8 @@ class GeometricReferrer:
 
     def _place(self, place: Place, g: SceneGraph, intr, labels: np.ndarray, w: int, h: int
                ) -> Prediction:
-        anchors = [best_match(a, g)[0] for a in place.anchors]
-        if any(a is None for a in anchors) or len({a.id for a in anchors}) < len(anchors):
+        anchors = place_anchors(place, g)
+        if anchors is None:
             return Prediction.from_norm(0.5, 0.5, w, h, confidence=0.0)
         region = region_mask(g, intr, labels, place.relation, anchors)
         if region is None:
