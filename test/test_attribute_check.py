@@ -27,15 +27,16 @@ class RankedReferrer:
     """Answers with fixed ranked candidates (pixel, probability): a model whose ranking is
     known."""
 
-    def __init__(self, candidates_px):
+    def __init__(self, candidates_px, grasp_approach="top"):
         self.candidates_px = candidates_px
+        self.grasp_approach = grasp_approach
 
     def predict(self, rgb, depth_m, intrinsics, instruction, candidates=8):
         w, h = intrinsics.width, intrinsics.height
         cands = [((u + 0.5) / w, (v + 0.5) / h, p) for (u, v), p in self.candidates_px]
         (u, v), _ = self.candidates_px[0]
         return Prediction.from_px(u, v, w, h, confidence=0.6, rotation=np.eye(3),
-                                  candidates=cands)
+                                  candidates=cands, grasp_approach=self.grasp_approach)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,28 @@ def test_a_contradicted_answer_yields_to_the_next_object_that_fits(scene):
     assert ref.last_check["misfit"] == "colour or kind" and ref.last_check["resolved"] == []
     assert pred.rotation is not None and not np.allclose(pred.rotation, np.eye(3))  # its grasp
     assert 0.0 < pred.confidence <= 1.0 and "check_ms" in pred.timings
+
+
+@pytest.mark.parametrize("approach", ["side", "top"])
+def test_an_overruled_answer_takes_the_kind_of_grasp_the_model_was_asked_for(approach):
+    """The model said "side grasp" (its gate read the words) but pointed at the wrong object:
+    the object the check chooses instead gets a side grasp too, level with the table."""
+    from spatial_ros.data.sim_scene import render_scene
+
+    scene = render_scene(3)
+    by_name = {f"{o.colour} {o.category}": o for o in scene.graph.objects}
+    wrong, right = by_name["blue block"], by_name["green cube"]  # the cube takes a side grasp
+    px = [(interior_point(scene.segmentation == o.id), p) for o, p in ((wrong, 0.4), (right, 0.3))]
+    ref = AttributeCheckedReferrer(RankedReferrer(px, grasp_approach=approach))
+    ref.set_camera_pose(scene.graph.camera_pose)
+    pred, hit = _ask(scene, ref, "Pick up the green cube from the side")
+    assert hit == right.id and ref.last_check["overruled"]
+    assert pred.grasp_approach == approach
+    approach_world = scene.graph.camera_pose[:3, :3] @ pred.rotation[:, 2]
+    if approach == "side":
+        assert abs(approach_world[2]) < 0.1  # level
+    else:
+        assert approach_world[2] < -0.9  # down onto it
 
 
 def test_an_answer_that_fits_the_words_stands(scene):

@@ -340,6 +340,29 @@ def test_geometry_input_added_to_a_checkpoint_starts_silent_and_learns(model, tm
                                                     "depth_input": "depth"})
 
 
+def test_side_grasp_head_added_to_a_checkpoint_answers_as_before_until_its_gate_opens(
+        model, tmp_path):
+    """A fresh side-grasp head keeps every answer (its gate says "top-down"); once the gate
+    says "side", the grasp is the side head's, in the gravity frame, and ``predict`` says so."""
+    new, inputs, a, b = _added_part(model, tmp_path, side_grasp=True)
+    assert torch.equal(a.point_logits, b.point_logits)
+    assert torch.allclose(a.rotation, b.rotation, atol=1e-6)
+    assert torch.equal(a.gripper_width, b.gripper_width) and (b.side_logit < 0).all()
+    rgb, depth = _frame(3)
+    assert new.predict(rgb, depth, INTR, "pick up the red cup").grasp_approach == "top"
+    with torch.no_grad():
+        new.side_grasp.gate.bias.fill_(4.0)
+        out = new(*inputs)
+    side = out.grasp_heads["side"]
+    assert (out.side_logit > 0).all() and torch.equal(out.rotation, side.rotation)
+    assert torch.equal(out.gripper_width, side.gripper_width)
+    assert not torch.allclose(out.rotation, out.grasp_heads["top"].rotation)
+    # a fresh side head starts at its frame's identity, the level grasp along the line of sight
+    assert torch.rad2deg(geodesic_angle(side.rotation, side.frame)).max() < 5.0
+    pred = new.predict(rgb, depth, INTR, "pick up the red cup from the side")
+    assert pred.grasp_approach == "side" and is_rotation(pred.rotation, tol=1e-5)
+
+
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(
         model, tmp_path):
     new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, colour_skip=4)

@@ -127,6 +127,46 @@ def test_policy_stage_trains_only_the_policy_head_and_losses_fall(dataset):
     assert losses[-1]["point"] == pytest.approx(losses[0]["point"], abs=1e-5)  # frozen
 
 
+def test_side_grasp_stage_trains_its_head_on_its_own_kind_and_its_gate_on_the_words(dataset):
+    """Only the side head and its gate move; the gate learns which phrases ask for a side
+    grasp, the side head fits those grasps, and the top-down head's answers stay as they were
+    (the synthetic data's relation prompts, "the block left of the ...", stand in for side
+    grasps here)."""
+    torch.manual_seed(0)
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), **cfg, side_grasp=True))
+    ds = CachedRefDataset(build_cache(dataset, "train", model.processor))
+    assert "grasp_side" in ds[0] and not any(ds[i]["grasp_side"] for i in range(len(ds)))
+    batch = _trim_text(torch.utils.data.default_collate([ds[i] for i in range(16)]))
+    # each synthetic scene asks "the red / green / side block", then a relation, in order
+    side = torch.arange(16) % 4 == 3
+    assert (batch["steps"][side] == 2).all() and (batch["steps"][~side] == 1).all()
+    batch["grasp_side"] = side
+    params = set_trainable(model, ["side_grasp"])
+    with torch.no_grad():
+        top_before = model(*model_inputs(model, batch, "cpu")).grasp_heads["top"].rot6d
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    losses = _fit(model, batch, params, lr=3e-2, steps=40)
+    changed = {n.split(".")[0] for n, p in model.named_parameters()
+               if not torch.equal(p, before[n])}
+    assert changed == {"side_grasp"}
+    assert losses[-1]["kind"] < 0.1 * losses[0]["kind"]
+    assert losses[-1]["rotation"] < losses[0]["rotation"]
+    with torch.no_grad():
+        out = model(*model_inputs(model, batch, "cpu"))
+    assert torch.equal(out.side_logit > 0, side)
+    assert torch.equal(out.grasp_heads["top"].rot6d, top_before)
+    assert torch.equal(out.rot6d[~side], top_before[~side])
+    # no side grasps in a batch: the side head's grasp terms send it nothing, the gate still
+    # learns "not a side grasp"
+    batch["grasp_side"] = torch.zeros_like(side)
+    model.zero_grad()
+    compute_losses(model, model(*model_inputs(model, batch, "cpu")), batch,
+                   LossWeights())["total"].backward()
+    assert not model.side_grasp.body[0].weight.grad.any()
+    assert model.side_grasp.gate.weight.grad.abs().sum() > 0
+
+
 def test_relation_match_anchor_heads_learn_the_named_anchor(dataset):
     """The synthetic relation prompts ("the block left of the green block") name one anchor:
     trained on the point_head group, the anchor loss falls and the first head's softmax
@@ -293,7 +333,7 @@ def test_the_recipe_chain_ends_at_the_shipped_checkpoint():
 
     shipped = SpatialMambaConfig.from_json(
         REPO / "spatial_ros" / "checkpoints" / "config.json").to_dict()
-    chained = _recipe_model_config(REPO / "config" / "train" / "tiny_rollouts.yaml")
+    chained = _recipe_model_config(REPO / "config" / "train" / "side_grasp.yaml")
     ignore = {"calibration_temperature"}  # fitted after training, not a recipe's choice
     assert {k: v for k, v in chained.items() if k not in ignore} == \
         {k: v for k, v in shipped.items() if k not in ignore}

@@ -71,6 +71,7 @@ def test_point_lands_on_the_referred_box(frame, name):
     np.testing.assert_allclose(rb, TOP_DOWN, atol=1e-6)
     assert res.grasp_base.width_m == pytest.approx(0.07)
     assert res.grasp_camera.position == res.point_camera
+    assert res.grasp_approach == "top" and res.to_dict()["grasp_approach"] == "top"
     assert {"validate", "refer", "depth", "backproject", "transform", "total",
             "refer.fake"} <= set(res.timings_ms)
 

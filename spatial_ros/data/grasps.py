@@ -147,3 +147,18 @@ def sample_grasp_symmetry(target: dict | None, camera_pose: np.ndarray,
                                                                    float)[:, 2]
     return approach_symmetry(str(target.get("category")), np.asarray(target["rotation"]),
                              approach)
+
+
+SIDE_APPROACH_MAX_DOT = 0.5  # |approach . world up| below this: within 30 deg of level
+
+
+def is_side_grasp(camera_pose: np.ndarray | None, grasp_rotation_camera: np.ndarray) -> bool:
+    """Whether a dataset sample's grasp (camera frame) approaches level with the table, as
+    ``side_grasp`` builds, rather than from above: read off the grasp, not the prompt, so it
+    labels any kind that asks for one (the model's side-grasp gate learns it)."""
+    if camera_pose is None:
+        return False
+    approach = np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,
+                                                                   float)[:, 2]
+    return bool(abs(approach[2]) < SIDE_APPROACH_MAX_DOT)
+

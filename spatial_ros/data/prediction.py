@@ -31,6 +31,9 @@ class Prediction:
     #: the referrer's next-best answers when it ranks several, best first:
     #: ``(x_norm, y_norm, probability)``; the first is ``point_norm``
     candidates: list[tuple[float, float, float]] = field(default_factory=list)
+    #: where the grasp comes from: "top" (down onto the object) or "side" (level with the
+    #: table, when the instruction asks for it and the referrer can tell)
+    grasp_approach: str = "top"
 
     @classmethod
     def from_norm(cls, x: float, y: float, width: int, height: int, **kw) -> Prediction:

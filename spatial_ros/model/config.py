@@ -131,6 +131,11 @@ class SpatialMambaConfig:
     # object's depth footprint (``footprint_frame``): there a top-down grasp across the narrow
     # side is the identity, its yaw read off the depth instead of a few pixels' features
     policy_frame: Literal["camera", "gravity", "footprint"] = "camera"
+    # a second policy head for grasps from the side ("pick up the mug from the side"), in the
+    # gravity frame, reading the answered cell's token, the instruction and the camera
+    # geometry, and a gate on the instruction that picks which head answers
+    # (``SideGraspHead``): side grasps learnt without touching the top-down head's answers
+    side_grasp: bool = False
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
     calibration_temperature: float = 1.0  # fitted on val after training
     format_version: int = FORMAT_VERSION
@@ -145,7 +150,8 @@ class SpatialMambaConfig:
         if self.policy_frame != "camera" and not self.policy_geometry:
             raise ConfigError(f"policy_frame {self.policy_frame} is built from policy_geometry: "
                               "enable it")
-        for part in ("policy_geometry", "shape_match", "relation_match", "colour_fine"):
+        for part in ("policy_geometry", "shape_match", "relation_match", "colour_fine",
+                     "side_grasp"):
             if getattr(self, part) and self.depth_input != "xyz":
                 raise ConfigError(f"{part} reads the depth point map: needs depth_input xyz")
         if self.colour_skip < 0 or (self.colour_skip and self.patch_size % self.colour_skip):

@@ -16,7 +16,8 @@ Targets per sample:
 - grasp (when present): contact pixel (the grasp centre projected), rotation, width, the
   depth offset from the visible surface at the contact pixel to the grasp centre, and
   ``grasp_symmetry`` (which turns about the approach give the same grasp on that object, so
-  the rotation loss does not ask for a sphere's or an upright cylinder's arbitrary yaw);
+  the rotation loss does not ask for a sphere's or an upright cylinder's arbitrary yaw), and
+  ``grasp_side`` (it approaches level with the table: the side-grasp gate's label);
 - ``anchor_cells``: the token cells of the (up to two) objects the prompt's own relation is
   to, from its program and scene objects (-1: none), for the relation match's anchor loss;
 - ``object_xy``/``object_labels``: every visible object's normalised centroid and (colour,
@@ -40,7 +41,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from spatial_ros.data.grasps import HALF_TURN, sample_grasp_symmetry
+from spatial_ros.data.grasps import HALF_TURN, is_side_grasp, sample_grasp_symmetry
 from spatial_ros.data.vocab import COLOURS
 from spatial_ros.geometry.depth_query import query_depth
 from spatial_ros.geometry.intrinsics import Intrinsics
@@ -50,7 +51,7 @@ from spatial_ros.model.spatial_mamba import N_ANCHORS, N_OBJECTS, OBJECT_CATEGOR
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "unseen")
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 MIN_OBJECT_PIXELS = 50  # smaller (mostly hidden) objects carry no object_aux label
 
 
@@ -73,6 +74,7 @@ class Record:
     anchors: list[tuple[float, float] | None]  # normalised pixel of each direct anchor
     objects: list[tuple[float, float, int, int]]  # visible objects: x, y, colour, category
     grasp_symmetry: int = HALF_TURN  # turns about the approach giving the same grasp
+    side_grasp: bool = False  # the grasp approaches level with the table (``is_side_grasp``)
 
 
 def _resolve(root: Path, p) -> Path | None:
@@ -96,7 +98,8 @@ def read_split(root: str | Path, split: str) -> list[Record]:
             points=[list(map(float, p)) for p in s.points], placement=s.placement,
             grasp=s.grasp, anchors=_anchor_points(s), objects=_object_labels(s),
             grasp_symmetry=HALF_TURN if not s.grasp else sample_grasp_symmetry(
-                s.target_object(), s.camera_pose, s.grasp["rotation"])))
+                s.target_object(), s.camera_pose, s.grasp["rotation"]),
+            side_grasp=bool(s.grasp) and is_side_grasp(s.camera_pose, s.grasp["rotation"])))
     return records
 
 
@@ -187,7 +190,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
     cols_out: dict[str, list] = {k: [] for k in (
         "scene", "cell_target", "point", "offset_cell", "cell_offsets", "offset_weight",
         "mask_lo", "has_grasp", "contact", "rotation", "width", "depth_offset", "steps",
-        "grasp_symmetry",
+        "grasp_symmetry", "grasp_side",
         "placement", "anchor_cells", "object_xy", "object_labels")}
     for r in tqdm(records, desc=f"cache {split}", leave=False):
         if r.scene_id != last_scene:  # samples of one scene are usually consecutive
@@ -229,6 +232,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         cols_out["object_labels"].append([o[2:] for o in r.objects] + [(-1, -1)] * pad)
         cols_out["steps"].append(r.steps)
         cols_out["grasp_symmetry"].append(r.grasp_symmetry)
+        cols_out["grasp_side"].append(r.side_grasp)
         cols_out["placement"].append(r.placement)
     text = processor.tokenize([r.prompt for r in records])
     pad = cfg.max_text_tokens - text.input_ids.shape[1]
@@ -248,6 +252,7 @@ def build_cache(root: str | Path, split: str, processor: SpatialMambaProcessor,
         "contact": torch.stack(cols_out["contact"]).float(),
         "rotation": torch.stack(cols_out["rotation"]).float(),
         "grasp_symmetry": torch.tensor(cols_out["grasp_symmetry"], dtype=torch.uint8),
+        "grasp_side": torch.tensor(cols_out["grasp_side"], dtype=torch.bool),
         "width": torch.tensor(cols_out["width"]).float(),
         "depth_offset": torch.tensor(cols_out["depth_offset"]).float(),
         "steps": torch.tensor(cols_out["steps"]),

@@ -6,6 +6,11 @@
   plus the predicted refinement), geodesic rotation loss (RoboMamba; the smaller of the
   two angles to a parallel-jaw grasp and its half-turn twin), L1 on gripper width and
   on the depth offset;
+- kind (``side_grasp`` models): binary cross-entropy of the side-grasp gate against whether
+  the sample's grasp approaches from the side; the policy terms above then score each head
+  on its own kind's samples (the top-down head on top-down grasps, the side head on side
+  ones), whatever the gate says, so a wrong gate early in training teaches no head the
+  other kind;
 - anchor (``relation_match`` models): cross-entropy of each anchor head's softmax against the
   cell of the object the prompt's relation is to, over the samples that name one;
 - objects (``object_aux`` models): cross-entropy of every visible object's colour and category
@@ -27,6 +32,7 @@ import torch.nn.functional as F
 
 from spatial_ros.data.vocab import COLOURS
 from spatial_ros.model.spatial_mamba import (
+    GraspAnswer,
     SpatialMamba,
     SpatialMambaOutput,
     grasp_rotation_error,
@@ -41,6 +47,7 @@ class LossWeights:
     rotation: float = 0.5
     width: float = 10.0
     depth: float = 10.0
+    kind: float = 1.0
     anchor: float = 0.5
     objects: float = 0.3
     terms: float = 0.0
@@ -54,23 +61,21 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
     err = (out.point_offsets - batch["cell_offsets"].float()).abs().sum(-1)
     losses["offset"] = ((err * weight).sum(-1) / weight.sum(-1).clamp_min(1e-6)).mean()
     has = batch["has_grasp"].bool()
-    # touches every policy output so DDP sees all parameters used even without grasps
-    zero = (out.rot6d.sum() + out.contact_delta.sum() + out.gripper_width.sum()
-            + out.depth_offset.sum()) * 0.0
-    if has.any():
-        with torch.no_grad():
-            point, _, _ = model.decode_point(out, temperature=1.0)
-        contact = point + out.contact_delta
-        losses["contact"] = F.l1_loss(contact[has], batch["contact"][has])
-        symmetry = batch.get("grasp_symmetry")
-        losses["rotation"] = grasp_rotation_error(
-            out.rotation[has], batch["rotation"][has],
-            None if symmetry is None else symmetry[has]).mean()
-        losses["width"] = F.l1_loss(out.gripper_width[has], batch["width"][has])
-        losses["depth"] = F.l1_loss(out.depth_offset[has], batch["depth_offset"][has])
+    if out.grasp_heads is None:
+        heads = [(out.grasp, has)]
     else:
-        for k in ("contact", "rotation", "width", "depth"):
-            losses[k] = zero
+        side = batch["grasp_side"].bool()
+        heads = [(out.grasp_heads["top"], has & ~side), (out.grasp_heads["side"], has & side)]
+        losses["kind"] = F.binary_cross_entropy_with_logits(out.side_logit, side.float())
+    with torch.no_grad():
+        point, _, _ = model.decode_point(out, temperature=1.0)
+    # each head's terms are means over its own rows, weighted by their share of the grasps
+    n = has.sum().clamp_min(1)
+    for k in ("contact", "rotation", "width", "depth"):
+        losses[k] = 0.0
+    for answer, rows in heads:
+        for k, v in policy_losses(answer, rows, point, batch).items():
+            losses[k] = losses[k] + v * rows.sum() / n
     if out.anchor_logits is not None:
         losses["anchor"] = anchor_loss(out.anchor_logits, batch["anchor_cells"])
     if model.config.object_aux:
@@ -80,6 +85,25 @@ def compute_losses(model: SpatialMamba, out: SpatialMambaOutput, batch: dict,
                               ) / len(out.point_terms)
     losses["total"] = sum(getattr(w, k) * v for k, v in losses.items())
     return losses
+
+
+def policy_losses(answer: GraspAnswer, rows: torch.Tensor, point: torch.Tensor, batch: dict
+                  ) -> dict[str, torch.Tensor]:
+    """One policy head's contact, rotation, width and depth terms, averaged over the (B,)
+    bool ``rows``; zero, but touching every output (DDP sees each parameter used), without
+    rows."""
+    if not rows.any():
+        zero = (answer.rot6d.sum() + answer.contact_delta.sum() + answer.gripper_width.sum()
+                + answer.depth_offset.sum()) * 0.0
+        return dict.fromkeys(("contact", "rotation", "width", "depth"), zero)
+    symmetry = batch.get("grasp_symmetry")
+    return {
+        "contact": F.l1_loss((point + answer.contact_delta)[rows], batch["contact"][rows]),
+        "rotation": grasp_rotation_error(answer.rotation[rows], batch["rotation"][rows],
+                                         None if symmetry is None else symmetry[rows]).mean(),
+        "width": F.l1_loss(answer.gripper_width[rows], batch["width"][rows]),
+        "depth": F.l1_loss(answer.depth_offset[rows], batch["depth_offset"][rows]),
+    }
 
 
 def point_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

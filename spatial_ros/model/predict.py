@@ -90,6 +90,8 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     width = out.gripper_width.float().cpu().numpy()
     cand_pts, cand_prob = cand_pts.cpu().numpy(), cand_prob.cpu().numpy()
     offset = out.depth_offset.float().cpu().numpy()
+    side = (np.zeros(n, bool) if out.side_logit is None
+            else (out.side_logit > 0).cpu().numpy())
     t2 = time.perf_counter()
     preds = []
     for i, ((w, h), intr) in enumerate(zip(sizes, cams, strict=True)):
@@ -103,6 +105,7 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
         preds.append(Prediction.from_norm(
             float(point[i, 0]), float(point[i, 1]), w, h, confidence=float(conf[i]),
             rotation=rot[i], gripper_width=float(width[i]), position=position,
+            grasp_approach="side" if side[i] else "top",
             candidates=[(float(x), float(y), float(p))
                         for (x, y), p in zip(cand_pts[i], cand_prob[i], strict=True)]))
     t3 = time.perf_counter()

@@ -47,6 +47,7 @@ GROUPS = {
                    "shape_query", "relation_match", "colour_fine", "object_head",
                    "fine_object_head"),
     "policy_head": ("policy_head", "policy_geometry"),
+    "side_grasp": ("side_grasp",),
 }
 
 
@@ -95,7 +96,7 @@ class TrainConfig:
     calibrate: bool = True
 
 
-SHOWN_LOSSES = ("total", "point", "rotation", "anchor", "objects", "terms")  # progress bar
+SHOWN_LOSSES = ("total", "point", "rotation", "kind", "anchor", "objects", "terms")  # progress bar
 
 
 def seed_everything(seed: int) -> None:

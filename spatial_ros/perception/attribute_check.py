@@ -331,9 +331,17 @@ class AttributeCheckedReferrer:
             return pred
         (u, v), node, confidence = answer
         out = Prediction.from_px(u, v, w, h, confidence=confidence, timings=pred.timings,
-                                 candidates=pred.candidates)
-        grasp = grasps.top_down_grasp(node, self.max_gripper_width)
-        if grasp is not None:  # the model's own grasp belongs to the object it chose
+                                 candidates=pred.candidates, grasp_approach=pred.grasp_approach)
+        # the model's own grasp belongs to the object it chose: the same kind, on this one
+        # (from above where a side grasp does not fit it: too flat or too wide across)
+        grasp = None
+        if pred.grasp_approach == "side":
+            grasp = grasps.side_grasp(node, seen.graph.camera_pose[:3, 3],
+                                      self.max_gripper_width)
+        if grasp is None:
+            out.grasp_approach = "top"
+            grasp = grasps.top_down_grasp(node, self.max_gripper_width)
+        if grasp is not None:
             cam = grasps.to_camera(grasp, seen.graph)
             out.rotation, out.gripper_width, out.position = cam.rotation, cam.width, \
                 cam.position

@@ -175,6 +175,7 @@ class PerceptionPipeline:
             rot_cam = Rotation.from_matrix(np.asarray(pred.rotation, dtype=np.float64))
             res.grasp_camera = Grasp(g_cam.tolist(), rot_cam.as_quat().tolist(), float(width),
                                      res.camera_frame)
+            res.grasp_approach = pred.grasp_approach
         t4 = time.perf_counter()
         res.timings_ms["backproject"] = (t4 - t3) * 1e3
 

@@ -40,6 +40,9 @@ class PerceptionResult:
     point_base: list[float] | None = None
     grasp_camera: Grasp | None = None
     grasp_base: Grasp | None = None
+    # where the grasp comes from: "top" (down onto the object) or "side" (level with the
+    # table: the model's side-grasp head answered, as the instruction asked)
+    grasp_approach: str | None = None
     # base frame: {center, extent, top_z, n_pixels} of the object region under the point
     footprint_base: dict[str, Any] | None = None
     # the camera's orientation in the base frame: where "left of" (as the camera sees it) is
