@@ -155,6 +155,10 @@ def test_result_json_roundtrip_and_overlay(frame):
     u, v = (int(x) for x in res.point_px)
     assert np.any(img[v - 8:v + 9, u - 8:u + 9] != frame.rgb[v - 8:v + 9, u - 8:u + 9])
     assert np.any(img[:12] != frame.rgb[:12])  # instruction banner
+    # a side grasp says so in the banner's second line
+    side = draw_overlay(frame.rgb, PerceptionResult.from_dict(
+        dict(res.to_dict(), grasp_approach="side")), frame.intrinsics)
+    assert np.any(side[14:28] != img[14:28]) and np.array_equal(side[28:], img[28:])
     nan = PerceptionResult("1", "x", depth_m=float("nan"))
     assert json.loads(nan.to_json())["depth_m"] is None
 

@@ -70,7 +70,8 @@ def draw_overlay(rgb: np.ndarray, result: PerceptionResult, intrinsics=None,
     if result.error:
         lines += textwrap.wrap(f"error: {result.error}", cfg.wrap_chars)[:2]
     elif result.confidence is not None:
-        lines.append(f"conf {result.confidence:.2f}  depth {result.depth_m or 0:.3f} m")
+        lines.append(f"conf {result.confidence:.2f}  depth {result.depth_m or 0:.3f} m"
+                     + ("  grasp from the side" if result.grasp_approach == "side" else ""))
     check = result.check or {}
     if check.get("place_region"):  # a place answer: its region, then its clearance
         lines.append(_place_line(check))
