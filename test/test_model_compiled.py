@@ -14,7 +14,8 @@ from spatial_ros.model.compiled_forward import TEXT_TOKENS, compile_for_inferenc
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-PROMPTS = ["the red mug", "pick up the blue block to the left of the green bowl"]
+PROMPTS = ["the red mug", "pick up the blue block to the left of the green bowl",
+           "pick up the red mug from the side"]  # the side-grasp head's answer
 LONG = ("pick up the small shiny red ceramic coffee mug that stands on the far left side of "
         "the wooden table right next to the big blue bowl and behind the green block")
 
@@ -43,6 +44,7 @@ def _same(a, b) -> None:
     assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
     assert np.allclose(a.rotation, b.rotation, atol=1e-4)
     assert a.gripper_width == pytest.approx(b.gripper_width, abs=1e-5)
+    assert a.grasp_approach == b.grasp_approach
     assert (a.position is None) == (b.position is None)
     if a.position is not None:
         assert np.allclose(a.position, b.position, atol=1e-4)
@@ -55,6 +57,8 @@ def test_compiled_answers_equal_eager_answers(models, scene):
     for text in PROMPTS:
         _same(fast.predict(rgb, depth, intr, text), eager.predict(rgb, depth, intr, text))
     assert compiled.compiled_calls == before + len(PROMPTS)
+    assert [fast.predict(rgb, depth, intr, t).grasp_approach for t in PROMPTS] == [
+        "top", "top", "side"]
 
 
 def test_other_shapes_run_eager_and_still_answer(models, scene):
@@ -63,7 +67,7 @@ def test_other_shapes_run_eager_and_still_answer(models, scene):
     assert len(fast.processor.tokenize([LONG]).input_ids[0]) > TEXT_TOKENS
     before = (compiled.compiled_calls, compiled.eager_calls)
     _same(fast.predict(rgb, depth, intr, LONG), eager.predict(rgb, depth, intr, LONG))
-    batch = fast.predict_batch([rgb, rgb], [depth, depth], intr, PROMPTS)
+    batch = fast.predict_batch([rgb] * len(PROMPTS), [depth] * len(PROMPTS), intr, PROMPTS)
     for got, text in zip(batch, PROMPTS, strict=True):
         _same(got, eager.predict(rgb, depth, intr, text))
     fast.predict(rgb, depth, intr, PROMPTS[0], dtype="bfloat16")  # autocast: eager as well
