@@ -79,7 +79,7 @@ def test_nonsense_instructions_still_answered_with_low_confidence(model, fresh_s
 def test_the_side_grasp_gate_opens_on_side_phrasings_only(model, fresh_samples):
     """The shipped side-grasp gate reads the words: every side-grasp phrasing of the data
     engine opens it, and no prompt of the v1 kinds on fresh scenes does, "on the left side of"
-    included (docs/model.md, "the side-grasp head": measured on every dataset split)."""
+    included (docs/model.md, "Policy-head-only fine-tuning": measured on every dataset split)."""
     import torch
 
     from spatial_ros.data.vocab import SIDE_GRASP_PHRASES
