@@ -80,6 +80,9 @@ def test_markers_for_a_result_and_for_an_error():
     assert (x_axis[1].x - x_axis[0].x) == pytest.approx(0.06)  # identity grasp: x along x
     assert all(m.header.frame_id == "cam" and m.header.stamp == stamp for m in array.markers[1:])
     assert array.markers[-1].text == "the red cup"
+    ok.grasp_approach = "side"  # the model's side-grasp head answered: the label says so
+    assert result_markers(ok, stamp).markers[-1].text == "the red cup (side grasp)"
+    ok.grasp_approach = "top"
     err = result_markers(PerceptionResult("2", "x", error="no frame"), stamp)
     assert [m.action for m in err.markers] == [Marker.DELETEALL]
     assert np.isfinite(array.markers[1].pose.position.z)

@@ -69,7 +69,8 @@ def result_markers(result: PerceptionResult, stamp: Time, axis_length_m: float =
     text.pose.position = _point(np.asarray(result.point_camera) + np.array([0.0, -0.05, 0.0]))
     text.scale.z = 0.03
     text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
-    text.text = result.instruction[:80]
+    text.text = result.instruction[:80] + (" (side grasp)" if result.grasp_approach == "side"
+                                           else "")
     array.markers.append(text)
 
     fp = result.footprint_base
