@@ -15,9 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from spatial_ros.model import SpatialMamba
+from spatial_ros.model.predict import side_grasp_logits
 
 SPLITS = ("train", "val", "test", "unseen")
 ASKS_SIDE = (
@@ -42,10 +41,7 @@ ASKS_OTHER = (
 def gate_logits(model: SpatialMamba, prompts: list[str], batch: int = 256) -> list[float]:
     out = []
     for i in range(0, len(prompts), batch):
-        text = model.processor.tokenize(prompts[i:i + batch])
-        with torch.no_grad():
-            words = model.text_encoder(text.input_ids, text.attention_mask)
-            out += model.side_grasp.gate_logit(words, text.attention_mask).tolist()
+        out += side_grasp_logits(model, prompts[i:i + batch]).tolist()
     return out
 
 

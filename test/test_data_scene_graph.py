@@ -23,6 +23,7 @@ from spatial_ros.data.grasps import (
     QUARTER_TURN,
     approach_symmetry,
     grasp_rotation_error_deg,
+    is_side_grasp,
     side_grasp,
     to_camera,
     top_down_grasp,
@@ -216,6 +217,11 @@ def test_side_grasp_comes_level_along_the_line_of_sight():
     assert side_grasp(flat, pose[:3, 3]) is None  # fingers would hit the table
     wide = ObjectNode(2, "box", "red", (0.12, 0.12, 0.1), [0.5, 0.0, 0.05])
     assert side_grasp(wide, pose[:3, 3]) is None
+    # the model's side-grasp label, read off a sample's camera-frame grasp
+    graph0 = SceneGraph([mug], pose, 640, 480)
+    assert is_side_grasp(pose, to_camera(g, graph0).rotation)
+    assert not is_side_grasp(pose, to_camera(top_down_grasp(mug), graph0).rotation)
+    assert not is_side_grasp(None, to_camera(g, graph0).rotation)  # no pose: not known
     # the prompt kind renders a side request and keeps the grasp verb
     graph = SceneGraph([mug, flat], pose, 640, 480)
     expr, target = templates.KINDS["grasp_side"](graph, np.random.default_rng(0))

@@ -80,18 +80,14 @@ def test_the_side_grasp_gate_opens_on_side_phrasings_only(model, fresh_samples):
     """The shipped side-grasp gate reads the words: every side-grasp phrasing of the data
     engine opens it, and no prompt of the v1 kinds on fresh scenes does, "on the left side of"
     included (docs/model.md, "Policy-head-only fine-tuning": measured on every dataset split)."""
-    import torch
-
     from spatial_ros.data.vocab import SIDE_GRASP_PHRASES
+    from spatial_ros.model.predict import side_grasp_logits
 
     side = [f"Pick up the red mug {p}" for p in SIDE_GRASP_PHRASES]
     others = [s.prompt for s in fresh_samples] + [
         "Pick up the cup on the left side of the bowl", "Put it on the right side of the tray",
         "Place the mug beside the bowl", "Pick up the leftmost block"]
-    text = model.processor.tokenize(side + others)
-    with torch.no_grad():
-        words = model.text_encoder(text.input_ids, text.attention_mask)
-        logits = model.side_grasp.gate_logit(words, text.attention_mask)
+    logits = side_grasp_logits(model, side + others)
     opened = [p for p, x in zip(side + others, logits.tolist(), strict=True) if x > 0]
     assert opened == side
 

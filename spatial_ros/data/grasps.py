@@ -136,6 +136,12 @@ def grasp_rotation_error_deg(r_pred: np.ndarray, r_true: np.ndarray,
     return float(min(geodesic_deg(r_pred, r_true @ t) for t in turns))
 
 
+def _approach_in_base(camera_pose: np.ndarray, grasp_rotation_camera: np.ndarray) -> np.ndarray:
+    """A camera-frame grasp's approach (its z axis) in the base frame."""
+    return np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,
+                                                               float)[:, 2]
+
+
 def sample_grasp_symmetry(target: dict | None, camera_pose: np.ndarray,
                           grasp_rotation_camera: np.ndarray) -> int:
     """``approach_symmetry`` of a dataset sample's grasp (stored in the camera frame) on its
@@ -143,10 +149,8 @@ def sample_grasp_symmetry(target: dict | None, camera_pose: np.ndarray,
     what the object is (bags)."""
     if target is None or "rotation" not in target:
         return HALF_TURN
-    approach = np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,
-                                                                   float)[:, 2]
     return approach_symmetry(str(target.get("category")), np.asarray(target["rotation"]),
-                             approach)
+                             _approach_in_base(camera_pose, grasp_rotation_camera))
 
 
 SIDE_APPROACH_MAX_DOT = 0.5  # |approach . world up| below this: within 30 deg of level
@@ -158,7 +162,5 @@ def is_side_grasp(camera_pose: np.ndarray | None, grasp_rotation_camera: np.ndar
     labels any kind that asks for one (the model's side-grasp gate learns it)."""
     if camera_pose is None:
         return False
-    approach = np.asarray(camera_pose, float)[:3, :3] @ np.asarray(grasp_rotation_camera,
-                                                                   float)[:, 2]
-    return bool(abs(approach[2]) < SIDE_APPROACH_MAX_DOT)
-
+    return bool(abs(_approach_in_base(camera_pose, grasp_rotation_camera)[2])
+                < SIDE_APPROACH_MAX_DOT)

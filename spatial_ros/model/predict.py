@@ -117,6 +117,18 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     return preds
 
 
+def side_grasp_logits(model: SpatialMamba, instructions: Sequence[str]) -> torch.Tensor:
+    """(B,) the side-grasp gate's logits (> 0: the phrase asks for a side grasp) from the
+    words alone, no image: what ``predict`` decides ``grasp_approach`` by."""
+    if not model.config.side_grasp:
+        raise ValueError("this checkpoint has no side-grasp head (side_grasp: false)")
+    device = next(model.parameters()).device
+    text = model.processor.tokenize(list(instructions))
+    ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
+    with torch.inference_mode():
+        return model.side_grasp.gate_logit(model.text_encoder(ids, mask), mask).cpu()
+
+
 def predict(model: SpatialMamba, rgb, depth_m, intrinsics: Intrinsics, instruction: str,
             dtype: str = "float32", depth_window: int = 5, candidates: int = CANDIDATES
             ) -> Prediction:
