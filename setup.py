@@ -23,6 +23,7 @@ setup(
         (f"share/{PACKAGE}/launch", _files("launch/*.py")),
         (f"share/{PACKAGE}/config", _files("config/*.yaml") + _files("config/*.rviz")),
         (f"share/{PACKAGE}/config/train", _files("config/train/*.yaml")),
+        (f"share/{PACKAGE}/config/gate", _files("config/gate/*.yaml")),
         (f"share/{PACKAGE}/urdf", _files("urdf/*.urdf") + _files("urdf/*.xacro")),
     ],
     python_requires=">=3.10",

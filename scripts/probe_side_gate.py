@@ -2,9 +2,9 @@
 
 Two checks of ``SideGraspHead.gate_logit`` (docs/model.md, "Policy-head-only fine-tuning"):
 every prompt of every dataset split found under ``--data`` (side-grasp prompts should open
-it, every other prompt keep it shut), and a fixed list of free operator phrasings the data
-generator never writes, half asking for a side grasp and half using "side" for something
-else. Run:
+it, every other prompt keep it shut), and the free operator phrasings of
+``data.grasp_wording`` that neither the generator nor the gate's training ever wrote, half
+asking for a side grasp and half using "side" for something else. Run:
 
     .venv/bin/python scripts/probe_side_gate.py [--ckpt spatial_ros/checkpoints] [--data datasets]
 """
@@ -15,27 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
+from spatial_ros.data import grasp_wording
 from spatial_ros.model import SpatialMamba
 from spatial_ros.model.predict import side_grasp_logits
 
 SPLITS = ("train", "val", "test", "unseen")
-ASKS_SIDE = (
-    "pick up the mug from the side", "grab the red cup sideways", "take the bottle horizontally",
-    "grasp the blue cylinder from its side", "pick the can up side-on",
-    "approach the mug from the side and grab it", "get the green cube with a side grasp",
-    "grab the yellow cylinder from one side", "pick up the white mug horizontally",
-    "use a sideways grasp on the red block", "take the cup by its side",
-    "come in from the side to pick the ball", "pick up the tall cylinder from the side please",
-    "side grasp the red cup", "grab it from the side", "pick the bottle from the left side")
-ASKS_OTHER = (
-    "pick up the mug", "the cup on the left side of the bowl",
-    "put it on the right side of the tray", "place the mug beside the bowl",
-    "grab the cube next to the side of the table", "pick up the block from the top",
-    "pick up the can from above", "move the red block to the other side",
-    "pick the cup on this side of the box", "grab the leftmost mug",
-    "take the cube at the side of the bowl", "pick up the thing besides the bowl",
-    "put the ball inside the box", "pick up the upside down cup",
-    "the mug by the side of the plate", "lift the red cube")
+ASKS_SIDE, ASKS_OTHER = grasp_wording.HELD_OUT_SIDE, grasp_wording.HELD_OUT_OTHER
 
 
 def gate_logits(model: SpatialMamba, prompts: list[str], batch: int = 256) -> list[float]:

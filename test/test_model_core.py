@@ -363,6 +363,29 @@ def test_side_grasp_head_added_to_a_checkpoint_answers_as_before_until_its_gate_
     assert pred.grasp_approach == "side" and is_rotation(pred.rotation, tol=1e-5)
 
 
+def test_instruction_gate_added_to_a_checkpoint_starts_open_and_scales_confidence(
+        model, tmp_path):
+    """A fresh instruction gate is open (every answer as before, confidence times 0.9997);
+    closed, it takes the confidence down with it and ``predict`` reports its score."""
+    from spatial_ros.model.spatial_mamba import InstructionGate
+
+    new, _, a, b = _added_part(model, tmp_path, instruction_gate=True)
+    assert torch.equal(a.point_logits, b.point_logits) and a.instruction_logit is None
+    assert torch.allclose(b.instruction_logit, torch.full((2,), InstructionGate.OPEN_LOGIT))
+    conf_a, conf_b = model.decode_point(a)[1], new.decode_point(b)[1]
+    assert torch.allclose(conf_b, conf_a * torch.sigmoid(torch.tensor(8.0)))
+    rgb, depth = _frame(4)
+    before = model.predict(rgb, depth, INTR, "the red cup")
+    with torch.no_grad():
+        new.instruction_gate.score[-1].bias.fill_(-6.0)
+    after = new.predict(rgb, depth, INTR, "the red cup")
+    assert after.point_norm == before.point_norm
+    assert after.instruction_score == pytest.approx(float(torch.sigmoid(torch.tensor(-6.0))))
+    assert after.confidence == pytest.approx(before.confidence * after.instruction_score,
+                                             rel=1e-4)
+    assert before.instruction_score is None  # a model without the gate does not tell
+
+
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(
         model, tmp_path):
     new, (rgb, depth, ids, mask), a, b = _added_part(model, tmp_path, colour_skip=4)

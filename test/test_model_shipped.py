@@ -16,7 +16,6 @@ from spatial_ros.model.checkpoint import default_checkpoint_dir
 
 FRESH_SEED = 90_000_000  # train/val/test/unseen use 0 / 1e7 / 2e7 / 3e7 + index
 MIN_MARGIN = 0.05  # accuracy above the image-centre baseline (measured: 25.0% vs 5.6%)
-VAL_SUCCESS = 0.74  # the shipped checkpoint's validation accuracy (its confidence level)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -58,22 +57,35 @@ def test_shipped_model_beats_the_centre_baseline_on_fresh_scenes(model, fresh_sa
     assert ours.pos_err_cm is not None and ours.rot_err_deg is not None
 
 
-def test_nonsense_instructions_still_answered_with_low_confidence(model, fresh_samples):
-    """Gibberish gets a valid answer and a confidence below the model's measured accuracy
-    level on average (confidence is calibrated to 74.6 % val success, MODEL_CARD.md). It does
-    not yet separate nonsense from real prompts: on these scenes the mean confidence is 0.56
-    on gibberish and 0.60 on the real prompts, the highest single one 0.77 (docs/model.md,
-    "Not done")."""
-    scenes = {s.scene_id: s for s in fresh_samples}.values()
+def test_nonsense_is_answered_with_a_low_confidence_and_requests_keep_theirs(model,
+                                                                            fresh_samples):
+    """The instruction gate (docs/model.md, "Instruction gate"): gibberish and off-task text
+    still get a valid answer, but with a confidence near zero, while every prompt of the
+    fresh scenes keeps its gate open (measured: mean 0.045 on these four texts, 0.603 on the
+    real prompts; run 16, before the gate: 0.48 and 0.603)."""
+    from spatial_ros.data.off_task import FREE_REQUESTS
+
+    assert model.config.instruction_gate
+    scenes = list({s.scene_id: s for s in fresh_samples}.values())
+    nonsense = ("qwv zzk plonk", "xylophone tangerine aardvark", "??? !!!", "tell me a joke")
     confidences = []
     for s in scenes:
         rgb, depth = s.load_rgb(), s.load_depth_m()
-        for text in ("qwv zzk plonk", "xylophone tangerine aardvark", "??? !!!"):
+        for text in nonsense:
             p = model.predict(rgb, depth, s.intrinsics, text)
             assert 0 <= p.point_norm[0] <= 1 and 0 <= p.point_norm[1] <= 1
             assert p.rotation is not None and p.gripper_width > 0
+            assert p.instruction_score < 0.5
             confidences.append(p.confidence)
-    assert max(confidences) < 0.8 and float(np.mean(confidences)) < VAL_SUCCESS
+    # measured: under 1e-5 but for "xylophone tangerine aardvark" (gate 0.40: 0.19-0.22)
+    assert float(np.mean(confidences)) < 0.1 and max(confidences) < 0.3
+    s = scenes[0]
+    requests = [r.prompt for r in fresh_samples] + list(FREE_REQUESTS)
+    preds = model.predict_batch([s.load_rgb()] * len(requests), [s.load_depth_m()] * len(
+        requests), s.intrinsics, requests)
+    accepted = [p.instruction_score > 0.5 for p in preds]
+    assert all(accepted[:len(fresh_samples)])
+    assert np.mean(accepted[len(fresh_samples):]) >= 0.9  # measured: 23 of 24
 
 
 def test_the_side_grasp_gate_opens_on_side_phrasings_only(model, fresh_samples):
@@ -90,4 +102,16 @@ def test_the_side_grasp_gate_opens_on_side_phrasings_only(model, fresh_samples):
     logits = side_grasp_logits(model, side + others)
     opened = [p for p, x in zip(side + others, logits.tolist(), strict=True) if x > 0]
     assert opened == side
+
+
+def test_the_side_grasp_gate_reads_free_phrasings_it_never_saw(model):
+    """Held-out operator phrasings (``data.grasp_wording``, never trained on): run 18's gate,
+    trained on text with more ways to say it, opens on 15 of 16 side-grasp requests and on
+    none of 16 other uses of "side" (run 16's: 13 and 5)."""
+    from spatial_ros.data import grasp_wording
+    from spatial_ros.model.predict import side_grasp_logits
+
+    side = side_grasp_logits(model, list(grasp_wording.HELD_OUT_SIDE))
+    other = side_grasp_logits(model, list(grasp_wording.HELD_OUT_OTHER))
+    assert int((side > 0).sum()) >= 14 and int((other > 0).sum()) == 0
 

@@ -333,10 +333,28 @@ def test_the_recipe_chain_ends_at_the_shipped_checkpoint():
 
     shipped = SpatialMambaConfig.from_json(
         REPO / "spatial_ros" / "checkpoints" / "config.json").to_dict()
+    from spatial_ros.common.config import load_config
+    from spatial_ros.model.train_text_gate import TextGateConfig
+
     chained = _recipe_model_config(REPO / "config" / "train" / "side_grasp.yaml")
+    # then the instruction gate, trained on text alone (spatial-ros train-gate)
+    gate = load_config(TextGateConfig, REPO / "config" / "gate" / "instruction_gate.yaml")
+    chained.update(instruction_gate=True, instruction_gate_hidden=gate.hidden)
     ignore = {"calibration_temperature"}  # fitted after training, not a recipe's choice
     assert {k: v for k, v in chained.items() if k not in ignore} == \
         {k: v for k, v in shipped.items() if k not in ignore}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config" / "gate").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_gate_recipe_loads(path):
+    from spatial_ros.common.config import load_config
+    from spatial_ros.model.train_text_gate import GATES, TextGateConfig
+
+    cfg = load_config(TextGateConfig, path)
+    assert cfg.gate in GATES and cfg.roots and cfg.steps > 0
+    with pytest.raises(ValueError, match="gate must be one of"):
+        TextGateConfig(gate="colour")
 
 
 def test_all_trains_every_module_but_the_frozen_text_table():
@@ -386,3 +404,82 @@ def test_ddp_two_gloo_ranks(dataset, tmp_path):
     assert state["step"] == 3  # 48 samples split over 2 ranks, batch 8 each
     summary = json.loads((out / "summary.json").read_text())
     assert summary["history"] and 0 <= summary["val"]["all"] <= 1
+
+
+def _prompt_root(root: Path) -> Path:
+    """A dataset root with only what the gate trainer reads: each split's prompts and kinds
+    (a third of them asking for a side grasp)."""
+    from spatial_ros.data.vocab import (
+        CATEGORY_NOUNS,
+        COLOURS,
+        REFER_PREFIXES,
+        SIDE_GRASP_PHRASES,
+        SIDE_GRASP_PREFIXES,
+    )
+
+    root.mkdir(parents=True)
+    nps = [f"the {c} {n}" for c in COLOURS for ns in CATEGORY_NOUNS.values() for n in ns]
+    records = [{"prompt": p + x, "kind": "attr"} for p in REFER_PREFIXES for x in nps]
+    records += [{"prompt": f"{p}{x} {s}", "kind": "grasp_side"} for p in SIDE_GRASP_PREFIXES
+                for x in nps[::2] for s in SIDE_GRASP_PHRASES[:2]]
+    rng = np.random.default_rng(0)
+    rng.shuffle(records)
+    n = len(records)
+    for split, part in (("train", records[:n * 5 // 6]), ("val", records[n * 5 // 6:])):
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    return root
+
+
+def test_the_instruction_gate_trains_on_text_alone_and_nothing_else_moves(tmp_path, capsys):
+    """``spatial-ros train-gate``: the gate learns to accept held-out scene prompts and to
+    refuse held-out nonsense; every other weight of the checkpoint is untouched."""
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), **cfg))
+    model.save_pretrained(tmp_path / "ck")
+    root = _prompt_root(tmp_path / "prompts")
+    gate_cfg = {"out_dir": str(tmp_path / "gate"), "init_from": str(tmp_path / "ck"),
+                "roots": [str(root)], "steps": 150, "batch_size": 64, "lr": 0.01,
+                "eval_every": 150, "num_threads": 1}
+    (tmp_path / "gate.yaml").write_text(yaml.safe_dump(gate_cfg))
+    assert cli_main(["train-gate", "--config", str(tmp_path / "gate.yaml")]) == 0
+    assert "| prompts/val | yes |" in capsys.readouterr().out
+    report = json.loads((tmp_path / "gate" / "report.json").read_text())
+    rows = {r["set"]: r["passed"] for r in report["final"]}
+    assert rows["prompts/val"] >= 0.95
+    # a fresh gate accepts everything; unseen dictionary words are the hardest family
+    for family, most in (("letters", 0.1), ("keyboard", 0.1), ("words", 0.35)):
+        assert rows[f"{family} (held out)"] <= most, rows
+    trained = load_pretrained(tmp_path / "gate" / "final")
+    assert trained.config.instruction_gate
+    before = model.state_dict()
+    for name, value in trained.state_dict().items():
+        if not name.startswith("instruction_gate."):
+            assert torch.equal(value, before[name]), name
+
+
+def test_the_side_grasp_gate_trains_on_text_alone_and_nothing_else_moves(tmp_path):
+    """``gate: side_grasp``: a fresh side-grasp gate learns from the words which prompts ask
+    for a grasp from the side; the side head's body and everything else stay as they were."""
+    from spatial_ros.model.train_text_gate import TextGateConfig, train_text_gate
+
+    cfg = dict(SMALL)
+    model = build_model(preset_config(cfg.pop("preset"), side_grasp=True, **cfg))
+    with torch.no_grad():  # a trained-looking gate, which the trainer must start afresh
+        model.side_grasp.gate.bias.fill_(3.0)
+    model.save_pretrained(tmp_path / "ck")
+    root = _prompt_root(tmp_path / "prompts")
+    report = train_text_gate(TextGateConfig(
+        gate="side_grasp", out_dir=str(tmp_path / "gate"), init_from=str(tmp_path / "ck"),
+        roots=[str(root)], steps=150, batch_size=64, lr=0.02, eval_every=150, num_threads=1))
+    rows = {r["set"]: r["passed"] for r in report["final"]}
+    assert rows["prompts/val side-grasp"] >= 0.9 and rows["prompts/val other"] <= 0.05, rows
+    trained = load_pretrained(tmp_path / "gate" / "final")
+    before = model.state_dict()
+    for name, value in trained.state_dict().items():
+        if not name.startswith("side_grasp.gate."):
+            assert torch.equal(value, before[name]), name
+    build_model(preset_config(cfg.pop("preset", "tiny"), **cfg)).save_pretrained(
+        tmp_path / "plain")
+    with pytest.raises(ValueError, match="no side-grasp head"):
+        train_text_gate(TextGateConfig(gate="side_grasp", init_from=str(tmp_path / "plain"),
+                                       roots=[str(root)]))

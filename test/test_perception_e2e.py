@@ -149,8 +149,14 @@ def unique_graspable(truth: dict) -> list[dict]:
             if o["graspable"] and keys.count(k) == 1]
 
 
-def run_scenes(referrer: str, robot: str = "none") -> list[tuple[int, str, float, dict]]:
-    out = []
+NONSENSE = "qwv zzk plonk"
+
+
+def run_scenes(referrer: str, robot: str = "none", extra_questions: tuple[str, ...] = ()
+               ) -> tuple[list[tuple[int, str, float, dict]], dict[str, dict]]:
+    """Every unique graspable object of the seeds asked for by name, then each of
+    ``extra_questions`` on the last scene: (per-object results, {question: result})."""
+    out, extra = [], {}
     with RosTestContext() as ctx:
         node = ctx.node("e2e_driver")
         sim = SimWatcher(node)
@@ -185,9 +191,11 @@ def run_scenes(referrer: str, robot: str = "none") -> list[tuple[int, str, float
                     assert res["error"] is None, (res, proc.output()[-2000:])
                     assert res["base_frame"] == "base_link"
                     out.append((seed, text, *check_answer(res, obj, truth), res))
+            for text in extra_questions:
+                extra[text] = operator.ask(text, timeout=60.0)
             assert proc.alive(), proc.output()
             assert sim_proc.alive(), sim_proc.output()
-    return out
+    return out, extra
 
 
 def _report(results) -> str:
@@ -211,7 +219,7 @@ def _check_on_target(results) -> None:
 
 
 def test_geometric_referrer_points_lie_on_the_objects():
-    results = run_scenes("geometric")
+    results, _ = run_scenes("geometric")
     _check_depth_path(results)
     _check_on_target(results)
 
@@ -221,8 +229,13 @@ needs_checkpoint = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def model_results():
-    return run_scenes("model")
+def model_run():
+    return run_scenes("model", extra_questions=(NONSENSE,))
+
+
+@pytest.fixture(scope="module")
+def model_results(model_run):
+    return model_run[0]
 
 
 @needs_checkpoint
@@ -246,3 +259,14 @@ def test_the_node_serves_the_model_with_the_attribute_check(model_results):
         assert check is not None and f"the {check['wanted']}" == text, res
         assert isinstance(check["model_fits"], bool) and check["source"] in ("model",
                                                                              "perception")
+
+
+@needs_checkpoint
+def test_the_node_refuses_words_that_ask_nothing_of_the_scene(model_run):
+    """Gibberish published to the running node comes back as an error saying why, with no
+    3D target or grasp for a robot to act on, and the node keeps serving (the model's
+    instruction gate; config/perception.yaml min_instruction_score)."""
+    res = model_run[1][NONSENSE]
+    assert "does not read as a request about the scene" in res["error"], res
+    assert res["instruction_score"] < 0.5 and res["grasp_base"] is None
+    assert res["point_base"] is None and res["request_id"]

@@ -146,6 +146,35 @@ def test_referrer_exception_and_low_confidence_are_reported(frame):
     assert "below the threshold" in res.error and res.point_camera is not None
 
 
+class ScoredReferrer(MaskReferrer):
+    """``MaskReferrer`` whose answers carry an instruction score, as the model's do."""
+
+    def __init__(self, frame, score):
+        super().__init__(frame)
+        self.score = score
+
+    def predict(self, rgb, depth_m, intrinsics, instruction):
+        pred = super().predict(rgb, depth_m, intrinsics, instruction)
+        pred.instruction_score = self.score
+        return pred
+
+
+def test_words_that_are_no_request_get_an_error_and_no_grasp(frame):
+    """Under ``min_instruction_score`` the result says why and carries no 3D target or grasp
+    (the robot gets nothing to act on); the model's own answer is kept for debugging."""
+    res = _pipeline(frame, referrer=ScoredReferrer(frame, 0.03)).run(
+        frame.rgb, frame.depth_m, frame.intrinsics, "the red box")
+    assert "does not read as a request about the scene" in res.error and "0.03" in res.error
+    assert res.point_camera is None and res.grasp_base is None and res.point_norm is not None
+    assert res.instruction_score == pytest.approx(0.03)
+    for score, floor in ((0.97, 0.5), (0.03, 0.0)):  # a request; the check turned off
+        res = _pipeline(frame, referrer=ScoredReferrer(frame, score),
+                        min_instruction_score=floor).run(frame.rgb, frame.depth_m,
+                                                         frame.intrinsics, "the red box")
+        assert res.ok and res.grasp_base is not None, res.error
+    assert PerceptionParams().pipeline_config().min_instruction_score == 0.5
+
+
 def test_result_json_roundtrip_and_overlay(frame):
     res = _pipeline(frame).run(frame.rgb, frame.depth_m, frame.intrinsics, "the blue box", "7")
     back = PerceptionResult.from_json(res.to_json())

@@ -34,6 +34,9 @@ class Prediction:
     #: where the grasp comes from: "top" (down onto the object) or "side" (level with the
     #: table, when the instruction asks for it and the referrer can tell)
     grasp_approach: str = "top"
+    #: how much the words read as a request about the scene, 0-1 (the model's instruction
+    #: gate, already a factor of ``confidence``); None: the referrer does not tell
+    instruction_score: float | None = None
 
     @classmethod
     def from_norm(cls, x: float, y: float, width: int, height: int, **kw) -> Prediction:

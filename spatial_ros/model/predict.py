@@ -92,6 +92,8 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     offset = out.depth_offset.float().cpu().numpy()
     side = (np.zeros(n, bool) if out.side_logit is None
             else (out.side_logit > 0).cpu().numpy())
+    request = (None if out.instruction_logit is None
+               else torch.sigmoid(out.instruction_logit.float()).cpu().numpy())
     t2 = time.perf_counter()
     preds = []
     for i, ((w, h), intr) in enumerate(zip(sizes, cams, strict=True)):
@@ -106,6 +108,7 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
             float(point[i, 0]), float(point[i, 1]), w, h, confidence=float(conf[i]),
             rotation=rot[i], gripper_width=float(width[i]), position=position,
             grasp_approach="side" if side[i] else "top",
+            instruction_score=None if request is None else float(request[i]),
             candidates=[(float(x), float(y), float(p))
                         for (x, y), p in zip(cand_pts[i], cand_prob[i], strict=True)]))
     t3 = time.perf_counter()

@@ -48,6 +48,7 @@ GROUPS = {
                    "fine_object_head"),
     "policy_head": ("policy_head", "policy_geometry"),
     "side_grasp": ("side_grasp",),
+    "instruction_gate": ("instruction_gate",),  # trained text only: model.train_text_gate
 }
 
 

@@ -331,7 +331,8 @@ class AttributeCheckedReferrer:
             return pred
         (u, v), node, confidence = answer
         out = Prediction.from_px(u, v, w, h, confidence=confidence, timings=pred.timings,
-                                 candidates=pred.candidates, grasp_approach=pred.grasp_approach)
+                                 candidates=pred.candidates, grasp_approach=pred.grasp_approach,
+                                 instruction_score=pred.instruction_score)
         # the model's own grasp belongs to the object it chose: the same kind, on this one
         # (from above where a side grasp does not fit it: too flat or too wide across)
         grasp = None

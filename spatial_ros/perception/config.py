@@ -55,6 +55,9 @@ class PerceptionParams:
     # inference (2 cores, 30 Hz RGB-D: model p95 176-279 ms in-process; pipeline_process.py)
     inference_process: bool = True
     min_confidence: float = 0.0
+    # the model's instruction gate: text scoring below this ("qwv zzk", "tell me a joke") is
+    # answered with an error, not a grasp; 0 = off
+    min_instruction_score: float = 0.5
     max_instruction_chars: int = 512
     # synchronisation and serving
     sync_slop_s: float = 0.02
@@ -119,6 +122,7 @@ class PerceptionParams:
                                     max_step_m=self.footprint_max_step_m)
         return PipelineConfig(depth=depth, footprint=footprint,
                               min_confidence=self.min_confidence,
+                              min_instruction_score=self.min_instruction_score,
                               max_instruction_chars=self.max_instruction_chars)
 
     def extrinsics_config(self, camera_frame: str) -> ExtrinsicsConfig:

@@ -40,6 +40,9 @@ class PipelineConfig:
     depth: DepthConfig = field(default_factory=DepthConfig)
     footprint: FootprintConfig = field(default_factory=FootprintConfig)
     min_confidence: float = 0.0  # below this the result carries an error (and the point)
+    # the model's instruction gate below this: "not a request about the scene", an error
+    # before any grasp is computed (0 turns it off; referrers without a gate pass)
+    min_instruction_score: float = 0.5
     max_instruction_chars: int = 512
     default_gripper_width_m: float = 0.08  # when the referrer predicts no width
 
@@ -147,6 +150,13 @@ class PerceptionPipeline:
         res.confidence = float(pred.confidence)
         check = getattr(self.referrer, "last_check", None)
         res.check = dict(check) if check else None
+        res.instruction_score = pred.instruction_score
+        if pred.instruction_score is not None \
+                and pred.instruction_score < cfg.min_instruction_score:
+            raise PerceptionError(
+                f"the instruction does not read as a request about the scene (instruction "
+                f"score {pred.instruction_score:.2f} < {cfg.min_instruction_score:.2f}): name "
+                "an object or a place, e.g. 'pick up the red cup'")
         u = min(max(u, 0.0), intr.width - 1e-3)  # point_px may sit on the far border
         v = min(max(v, 0.0), intr.height - 1e-3)
 

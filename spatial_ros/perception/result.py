@@ -48,6 +48,9 @@ class PerceptionResult:
     # the camera's orientation in the base frame: where "left of" (as the camera sees it) is
     camera_quaternion_base: list[float] | None = None
     confidence: float | None = None
+    # how much the words read as a request about the scene (the model's instruction gate;
+    # None for a referrer without one); under min_instruction_score the result is an error
+    instruction_score: float | None = None
     #: what the attribute check saw and did (perception/attribute_check.py): the phrase's
     #: colour/kind, the objects under the model's answer and under the one given, overruled
     check: dict[str, Any] | None = None
