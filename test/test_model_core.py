@@ -384,6 +384,14 @@ def test_instruction_gate_added_to_a_checkpoint_starts_open_and_scales_confidenc
     assert after.confidence == pytest.approx(before.confidence * after.instruction_score,
                                              rel=1e-4)
     assert before.instruction_score is None  # a model without the gate does not tell
+    from spatial_ros.model.predict import word_gate_logits
+
+    assert word_gate_logits(new, ["the red cup", "qwv"], "instruction").tolist() == \
+        pytest.approx([-6.0, -6.0])
+    with pytest.raises(ValueError, match="no instruction gate"):
+        word_gate_logits(model, ["the red cup"], "instruction")
+    with pytest.raises(ValueError, match="unknown gate"):
+        word_gate_logits(new, ["the red cup"], "colour")
 
 
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(

@@ -120,16 +120,28 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     return preds
 
 
-def side_grasp_logits(model: SpatialMamba, instructions: Sequence[str]) -> torch.Tensor:
-    """(B,) the side-grasp gate's logits (> 0: the phrase asks for a side grasp) from the
-    words alone, no image: what ``predict`` decides ``grasp_approach`` by."""
-    if not model.config.side_grasp:
-        raise ValueError("this checkpoint has no side-grasp head (side_grasp: false)")
+def word_gate_logits(model: SpatialMamba, instructions: Sequence[str],
+                     gate: str = "side_grasp") -> torch.Tensor:
+    """(B,) logits of a gate that reads only the words, no image: "side_grasp" (> 0: the
+    phrase asks for a side grasp, what ``predict`` decides ``grasp_approach`` by) or
+    "instruction" (> 0: the words read as a request about the scene)."""
+    if gate == "side_grasp" and model.config.side_grasp:
+        fn = model.side_grasp.gate_logit
+    elif gate == "instruction" and model.config.instruction_gate:
+        fn = model.instruction_gate
+    else:
+        raise ValueError(f"this checkpoint has no {gate} gate ({gate}: false)" if gate in
+                         ("side_grasp", "instruction") else f"unknown gate {gate!r}")
     device = next(model.parameters()).device
     text = model.processor.tokenize(list(instructions))
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
     with torch.inference_mode():
-        return model.side_grasp.gate_logit(model.text_encoder(ids, mask), mask).cpu()
+        return fn(model.text_encoder(ids, mask), mask).float().cpu()
+
+
+def side_grasp_logits(model: SpatialMamba, instructions: Sequence[str]) -> torch.Tensor:
+    """(B,) the side-grasp gate's logits from the words alone (``word_gate_logits``)."""
+    return word_gate_logits(model, instructions, "side_grasp")
 
 
 def predict(model: SpatialMamba, rgb, depth_m, intrinsics: Intrinsics, instruction: str,

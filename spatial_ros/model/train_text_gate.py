@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from spatial_ros.data import grasp_wording, off_task
 from spatial_ros.model.checkpoint import load_pretrained, save_pretrained
+from spatial_ros.model.predict import word_gate_logits
 from spatial_ros.model.spatial_mamba import InstructionGate, SpatialMamba
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def word_pools(model: SpatialMamba, roots: list[str]) -> dict[str, list[str]]:
 
 
 def _words(model: SpatialMamba, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frozen word vectors and mask of ``texts`` (the training gate's input)."""
     device = next(model.parameters()).device
     enc = model.processor.tokenize(texts)
     ids, mask = enc.input_ids.to(device), enc.attention_mask.to(device)
@@ -103,12 +105,8 @@ def gate_probabilities(model: SpatialMamba, texts: list[str], gate: str = "instr
                        batch: int = 512) -> np.ndarray:
     """The gate's probability per text (instruction: a request about the scene; side_grasp:
     asks for a grasp from the side), words only."""
-    module = model.instruction_gate if gate == "instruction" else model.side_grasp.gate_logit
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(texts), batch):
-            words, mask = _words(model, texts[i:i + batch])
-            out.append(torch.sigmoid(module(words, mask)).cpu().numpy())
+    out = [torch.sigmoid(word_gate_logits(model, texts[i:i + batch], gate)).numpy()
+           for i in range(0, len(texts), batch)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
