@@ -85,7 +85,7 @@ def test_nonsense_is_answered_with_a_low_confidence_and_requests_keep_theirs(mod
         requests), s.intrinsics, requests)
     accepted = [p.instruction_score > 0.5 for p in preds]
     assert all(accepted[:len(fresh_samples)])
-    assert np.mean(accepted[len(fresh_samples):]) >= 0.9  # measured: 23 of 24
+    assert np.mean(accepted[len(fresh_samples):]) >= 0.9  # measured: 62 of 64
 
 
 def test_the_side_grasp_gate_opens_on_side_phrasings_only(model, fresh_samples):

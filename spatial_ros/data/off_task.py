@@ -55,7 +55,22 @@ HELD_OUT_OFF_TASK = (
     "what's for dinner tonight", "shut down the computer", "play the next episode",
     "where did i park the car", "tell me about black holes", "convert ten dollars to euros",
     "who wrote hamlet", "open the garage", "what's trending on the internet",
-    "how tall is mount everest")
+    "how tall is mount everest",
+    # written after run 17 was trained, measured once (docs/model.md, "Instruction gate")
+    "what's the weather in london", "tell me a fun fact", "play my workout playlist",
+    "how many ounces in a pound", "set a reminder for the dentist", "call a taxi",
+    "what year did the war end", "recommend a book about history",
+    "what is the square root of nine", "translate thank you into german",
+    "how do you spell necessary", "give me a pep talk", "what's on my calendar today",
+    "turn up the volume", "who is the best football player", "i'm bored", "good night robot",
+    "how much is a flight to rome", "explain quantum physics", "what should i name my dog",
+    "write a poem about autumn", "is the store open on sunday", "how long do i boil an egg",
+    "send my location to sarah", "what's the exchange rate", "start the vacuum cleaner",
+    "check my email", "order more coffee beans", "how are the stock markets doing",
+    "what's the capital of peru", "you are awesome", "asdf jkl semicolon",
+    "the quick brown fox jumps over the lazy dog", "can you hear me", "what day is it",
+    "remind me to water the plants", "show me the news", "how far away is the sun",
+    "what does a robot eat", "sing happy birthday")
 FREE_REQUESTS = (
     "hand me the blue block", "could you grab the cup for me", "put the ball in the bowl please",
     "where is the green cube?", "move the mug so it is left of the box", "fetch the yellow ball",
@@ -66,7 +81,25 @@ FREE_REQUESTS = (
     "the bowl", "grab whatever is closest to you", "tap the gray brick",
     "put it down between the two bowls", "would you pick up the black cube",
     "please take the mug that is behind the box", "select the leftmost object",
-    "clear the red block off the table")
+    "clear the red block off the table",
+    # written after run 17 was trained, measured once
+    "pick up the banana", "grab the bottle on the right",
+    "can you move the green block closer to me", "i want the small red ball",
+    "lift the box a little", "push the yellow cylinder to the left",
+    "get the cup that's nearest the camera", "put the purple cube on top of the gray one",
+    "hand over the mug please", "what's the tallest thing on the table?",
+    "take the orange sphere and drop it in the tray", "show me the brown brick",
+    "where's the black mug", "grab that big blue box", "pick the one in the middle",
+    "place the ball next to the cup", "move the cube between the two cylinders",
+    "give me something red", "stack the green cube on the blue cube", "find the pink object",
+    "pick up the can", "fetch me the white cup on the left", "the biggest ball please",
+    "put everything red in the bowl", "tidy up the cubes into the box",
+    "grab the third block from the left", "could you pass the yellow mug",
+    "pick up the item behind the bowl", "is there a purple sphere?", "point out the smallest cube",
+    "select the cylinder closest to the robot", "take the little gray ball",
+    "put the cup down to the right of the tray", "hold the orange block", "grab the apple",
+    "pick up the toy car", "move the red mug away from the edge", "nudge the blue ball forward",
+    "get the cube that is not red", "bring the brown cylinder over here")
 
 
 def _fill(template: str, rng: np.random.Generator) -> str:
