@@ -27,16 +27,18 @@ class RankedReferrer:
     """Answers with fixed ranked candidates (pixel, probability): a model whose ranking is
     known."""
 
-    def __init__(self, candidates_px, grasp_approach="top"):
+    def __init__(self, candidates_px, grasp_approach="top", instruction_score=None):
         self.candidates_px = candidates_px
         self.grasp_approach = grasp_approach
+        self.instruction_score = instruction_score
 
     def predict(self, rgb, depth_m, intrinsics, instruction, candidates=8):
         w, h = intrinsics.width, intrinsics.height
         cands = [((u + 0.5) / w, (v + 0.5) / h, p) for (u, v), p in self.candidates_px]
         (u, v), _ = self.candidates_px[0]
         return Prediction.from_px(u, v, w, h, confidence=0.6, rotation=np.eye(3),
-                                  candidates=cands, grasp_approach=self.grasp_approach)
+                                  candidates=cands, grasp_approach=self.grasp_approach,
+                                  instruction_score=self.instruction_score)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,11 @@ def test_a_contradicted_answer_yields_to_the_next_object_that_fits(scene):
     assert ref.last_check["misfit"] == "colour or kind" and ref.last_check["resolved"] == []
     assert pred.rotation is not None and not np.allclose(pred.rotation, np.eye(3))  # its grasp
     assert 0.0 < pred.confidence <= 1.0 and "check_ms" in pred.timings
+    # the model's instruction gate stays a factor of the overruled answer's confidence
+    ref.referrer.instruction_score = 0.5
+    half, _ = _ask(scene, ref, f"Pick up the {b.colour} {b.category}")
+    assert half.confidence == pytest.approx(pred.confidence / 2)
+    assert half.instruction_score == 0.5
 
 
 @pytest.mark.parametrize("approach", ["side", "top"])

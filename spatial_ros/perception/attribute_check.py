@@ -330,6 +330,8 @@ class AttributeCheckedReferrer:
         if answer is None:
             return pred
         (u, v), node, confidence = answer
+        if pred.instruction_score is not None:  # as the model's own: times P(a request)
+            confidence *= pred.instruction_score
         out = Prediction.from_px(u, v, w, h, confidence=confidence, timings=pred.timings,
                                  candidates=pred.candidates, grasp_approach=pred.grasp_approach,
                                  instruction_score=pred.instruction_score)
