@@ -17,17 +17,10 @@ from pathlib import Path
 
 from spatial_ros.data import grasp_wording
 from spatial_ros.model import SpatialMamba
-from spatial_ros.model.predict import side_grasp_logits
+from spatial_ros.model.train_text_gate import gate_logits
 
 SPLITS = ("train", "val", "test", "unseen")
 ASKS_SIDE, ASKS_OTHER = grasp_wording.HELD_OUT_SIDE, grasp_wording.HELD_OUT_OTHER
-
-
-def gate_logits(model: SpatialMamba, prompts: list[str], batch: int = 256) -> list[float]:
-    out = []
-    for i in range(0, len(prompts), batch):
-        out += side_grasp_logits(model, prompts[i:i + batch]).tolist()
-    return out
 
 
 def main() -> None:
@@ -43,7 +36,7 @@ def main() -> None:
     paths = [root / f"{s}.jsonl" for root in sorted(Path(args.data).iterdir()) for s in SPLITS]
     for path in (p for p in paths if p.is_file()):
         records = [json.loads(line) for line in path.open()]
-        logits = gate_logits(model, [r["prompt"] for r in records])
+        logits = gate_logits(model, [r["prompt"] for r in records], "side_grasp")
         side = [r["kind"] == "grasp_side" for r in records]
         opened = [x > 0 for x in logits]
         n_side = sum(side)
@@ -53,7 +46,7 @@ def main() -> None:
               f"{len(records) - n_side} |")
     print("\n| free phrasing | asks for a side grasp | gate logit | opened |")
     print("|---|---|---|---|")
-    logits = gate_logits(model, list(ASKS_SIDE + ASKS_OTHER))
+    logits = gate_logits(model, list(ASKS_SIDE + ASKS_OTHER), "side_grasp")
     for text, x in zip(ASKS_SIDE + ASKS_OTHER, logits, strict=True):
         print(f"| {text} | {'yes' if text in ASKS_SIDE else 'no'} | {x:+.2f} | "
               f"{'yes' if x > 0 else 'no'} |")

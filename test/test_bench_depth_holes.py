@@ -3,21 +3,14 @@ error, and one end-to-end run with the shipped model on two fresh scenes."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bench_depth_holes.py"
+from bench_script import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_depth_holes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_depth_holes")
 
 
 @pytest.mark.parametrize("pattern", ["pixels", "blobs"])

@@ -557,9 +557,15 @@ class SideGraspHead(nn.Module):
         self.geometry = nn.Linear(6, hidden)
         self.gate = nn.Linear(GATE_CONTEXT * word_dim, 1)
         _init_policy_output(self.body[-1])
-        with torch.no_grad():  # a fresh gate says "top-down" to every phrase: answers as before
+        self.close_gate()
+
+    CLOSED_LOGIT = -4.0
+
+    def close_gate(self) -> None:
+        """The fresh gate: "top-down" to every phrase, so the model answers as before."""
+        with torch.no_grad():
             self.gate.weight.zero_()
-            self.gate.bias.fill_(-4.0)
+            self.gate.bias.fill_(self.CLOSED_LOGIT)
 
     def forward(self, token: torch.Tensor, summary: torch.Tensor, geo: torch.Tensor,
                 words: torch.Tensor, attention_mask: torch.Tensor

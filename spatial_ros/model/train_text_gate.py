@@ -81,14 +81,16 @@ def read_prompts(roots: list[str], split: str) -> dict[str, list[str]]:
             for name, pairs in read_records(roots, split).items()}
 
 
-def word_pools(model: SpatialMamba, roots: list[str]) -> dict[str, list[str]]:
+def word_pools(model: SpatialMamba, prompts: dict[str, dict[str, list[str]]]
+               ) -> dict[str, list[str]]:
     """Dictionary words of the model's tokenizer for the "words" family, minus every word of
-    every dataset prompt (all splits: a negative never says "cup" or "left")."""
+    ``prompts`` ({split: {root: prompts}}, all splits: a negative never says "cup" or
+    "left")."""
     vocab = [w for w in model.processor.tokenizer.get_vocab() if not w.startswith(("##", "["))]
     said = set()
-    for split in ("train", *EVAL_SPLITS):
-        for prompts in read_prompts(roots, split).values():
-            said |= off_task.prompt_words(prompts)
+    for by_root in prompts.values():
+        for texts in by_root.values():
+            said |= off_task.prompt_words(texts)
     return off_task.split_word_pool(vocab, said)
 
 
@@ -101,13 +103,19 @@ def _words(model: SpatialMamba, texts: list[str]) -> tuple[torch.Tensor, torch.T
         return model.text_encoder(ids, mask), mask
 
 
+def gate_logits(model: SpatialMamba, texts: list[str], gate: str = "instruction",
+                batch: int = 512) -> np.ndarray:
+    """``predict.word_gate_logits`` over any number of texts, ``batch`` at a time."""
+    out = [word_gate_logits(model, texts[i:i + batch], gate).numpy()
+           for i in range(0, len(texts), batch)]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 def gate_probabilities(model: SpatialMamba, texts: list[str], gate: str = "instruction",
                        batch: int = 512) -> np.ndarray:
     """The gate's probability per text (instruction: a request about the scene; side_grasp:
     asks for a grasp from the side), words only."""
-    out = [torch.sigmoid(word_gate_logits(model, texts[i:i + batch], gate)).numpy()
-           for i in range(0, len(texts), batch)]
-    return np.concatenate(out) if out else np.zeros(0)
+    return 1.0 / (1.0 + np.exp(-gate_logits(model, texts, gate, batch)))
 
 
 def _row(name: str, want: bool, p: np.ndarray) -> dict:
@@ -123,8 +131,10 @@ class InstructionTask:
         model.instruction_gate = InstructionGate(model.text_encoder.out_dim, cfg.hidden)
         model.config.instruction_gate, model.config.instruction_gate_hidden = True, cfg.hidden
         self.module = model.instruction_gate
-        self.positives = [p for ps in read_prompts(cfg.roots, "train").values() for p in ps]
-        self.pools = word_pools(model, cfg.roots)
+        self.prompts = {split: read_prompts(cfg.roots, split)
+                        for split in ("train", *EVAL_SPLITS)}
+        self.positives = [p for ps in self.prompts["train"].values() for p in ps]
+        self.pools = word_pools(model, self.prompts)
         log.info("%d train prompts; word pool %d train / %d held out", len(self.positives),
                  len(self.pools["train"]), len(self.pools["test"]))
 
@@ -141,8 +151,7 @@ class InstructionTask:
         """Dataset prompts of the held-out splits and the free requests should pass, every
         held-out negative family be refused."""
         rows = [_row(f"{name}/{split}", True, gate_probabilities(self.model, prompts))
-                for split in EVAL_SPLITS
-                for name, prompts in read_prompts(self.cfg.roots, split).items()]
+                for split in EVAL_SPLITS for name, prompts in self.prompts[split].items()]
         rows.append(_row("free requests (held out)", True,
                          gate_probabilities(self.model, list(off_task.FREE_REQUESTS))))
         rng = np.random.default_rng(seed)
@@ -164,9 +173,8 @@ class SideGraspTask:
             raise ValueError("gate side_grasp: the checkpoint has no side-grasp head")
         self.model, self.cfg = model, cfg
         self.module = model.side_grasp.gate
-        with torch.no_grad():  # fresh, as SideGraspHead starts it: closed to every phrase
-            self.module.weight.zero_()
-            self.module.bias.fill_(-4.0)
+        model.side_grasp.close_gate()  # fresh, as SideGraspHead starts it
+        self.held_out = {split: read_records(cfg.roots, split) for split in EVAL_SPLITS}
         pairs = [pk for ps in read_records(cfg.roots, "train").values() for pk in ps]
         self.side = sorted({p for p, k in pairs if k == SIDE_KIND})
         self.other = sorted({p for p, k in pairs if k != SIDE_KIND})
@@ -190,8 +198,8 @@ class SideGraspTask:
         """Held-out splits: side-grasp prompts should open the gate, the others not; and the
         free phrasings of ``data.grasp_wording`` (never trained on)."""
         rows = []
-        for split in EVAL_SPLITS:
-            for name, pairs in read_records(self.cfg.roots, split).items():
+        for split, by_root in self.held_out.items():
+            for name, pairs in by_root.items():
                 for want in (True, False):
                     texts = [p for p, k in pairs if (k == SIDE_KIND) == want]
                     if texts:
