@@ -363,20 +363,30 @@ def test_side_grasp_head_added_to_a_checkpoint_answers_as_before_until_its_gate_
     assert pred.grasp_approach == "side" and is_rotation(pred.rotation, tol=1e-5)
 
 
+@pytest.mark.parametrize("reads", ["words", "sentence"])
 def test_instruction_gate_added_to_a_checkpoint_starts_open_and_scales_confidence(
-        model, tmp_path):
+        model, tmp_path, reads):
     """A fresh instruction gate is open (every answer as before, confidence times 0.9997);
     closed, it takes the confidence down with it and ``predict`` reports its score."""
+    from spatial_ros.model.predict import instruction_logits, text_gate_logits
     from spatial_ros.model.spatial_mamba import InstructionGate
 
-    new, _, a, b = _added_part(model, tmp_path, instruction_gate=True)
-    assert torch.equal(a.point_logits, b.point_logits) and a.instruction_logit is None
-    assert torch.allclose(b.instruction_logit, torch.full((2,), InstructionGate.OPEN_LOGIT))
-    conf_a, conf_b = model.decode_point(a)[1], new.decode_point(b)[1]
-    assert torch.allclose(conf_b, conf_a * torch.sigmoid(torch.tensor(8.0)))
+    new, _, a, b = _added_part(model, tmp_path, instruction_gate=True,
+                               instruction_gate_reads=reads)
+    # the sentence gate's MiniLM comes from its package, not the checkpoint
+    assert not any("minilm" in k or "sentence_encoder" in k for k in new.state_dict())
+    # the image pass is the same network; the gate reads the text on its own
+    assert torch.equal(a.point_logits, b.point_logits) and b.instruction_logit is None
+    assert instruction_logits(model, ["the red cup"]) is None
+    assert torch.allclose(instruction_logits(new, ["the red cup", "qwv"]),
+                          torch.full((2,), InstructionGate.OPEN_LOGIT))
     rgb, depth = _frame(4)
     before = model.predict(rgb, depth, INTR, "the red cup")
-    with torch.no_grad():
+    opened = new.predict(rgb, depth, INTR, "the red cup")
+    assert opened.point_norm == before.point_norm
+    assert opened.confidence == pytest.approx(
+        before.confidence * float(torch.sigmoid(torch.tensor(8.0))), rel=1e-5)
+    with torch.no_grad():  # a changed gate is asked again, not remembered
         new.instruction_gate.score[-1].bias.fill_(-6.0)
     after = new.predict(rgb, depth, INTR, "the red cup")
     assert after.point_norm == before.point_norm
@@ -384,14 +394,38 @@ def test_instruction_gate_added_to_a_checkpoint_starts_open_and_scales_confidenc
     assert after.confidence == pytest.approx(before.confidence * after.instruction_score,
                                              rel=1e-4)
     assert before.instruction_score is None  # a model without the gate does not tell
-    from spatial_ros.model.predict import word_gate_logits
-
-    assert word_gate_logits(new, ["the red cup", "qwv"], "instruction").tolist() == \
+    assert text_gate_logits(new, ["the red cup", "qwv"], "instruction").tolist() == \
         pytest.approx([-6.0, -6.0])
     with pytest.raises(ValueError, match="no instruction gate"):
-        word_gate_logits(model, ["the red cup"], "instruction")
+        text_gate_logits(model, ["the red cup"], "instruction")
     with pytest.raises(ValueError, match="unknown gate"):
-        word_gate_logits(new, ["the red cup"], "colour")
+        text_gate_logits(new, ["the red cup"], "colour")
+
+
+def test_the_instruction_gate_reads_each_text_once(model, tmp_path, monkeypatch):
+    """``predict`` remembers the gate per text: the executor asks the same words at every
+    try, and a sentence gate's MiniLM pass costs as much as the rest of the model."""
+    from spatial_ros.model import predict as predict_module
+
+    new, *_ = _added_part(model, tmp_path, instruction_gate=True,
+                          instruction_gate_reads="sentence")
+    asked = []
+    real = predict_module.text_gate_logits
+
+    def counting(m, texts, gate):
+        asked.append(list(texts))
+        return real(m, texts, gate)
+
+    monkeypatch.setattr(predict_module, "text_gate_logits", counting)
+    rgb, depth = _frame(5)
+    first = new.predict_batch([rgb] * 3, [depth] * 3, INTR, ["the red cup", "qwv", "the red cup"])
+    again = new.predict(rgb, depth, INTR, "qwv")
+    assert asked == [["the red cup", "qwv"]]  # each distinct text once, then remembered
+    assert again.instruction_score == first[1].instruction_score
+    monkeypatch.setattr(predict_module, "GATE_MEMORY", 1)
+    new.predict(rgb, depth, INTR, "the blue bowl")
+    new.predict(rgb, depth, INTR, "qwv")  # pushed out by the bowl: asked again
+    assert asked[1:] == [["the blue bowl"], ["qwv"]]
 
 
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(
@@ -669,3 +703,31 @@ def test_colour_fine_cell_score_is_a_soft_maximum_over_the_cell():
     painted[0, 0, 5, 9] = 8.0 * scale  # a sub-patch of cell (1, 2)
     change = (part.cell_scores(painted, query) - part.cell_scores(keys, query))[0, 0]
     assert change[5] > 0 and torch.count_nonzero(change) == 1
+
+
+def test_minilm_vectors_do_not_depend_on_the_left_padding_of_a_batch():
+    """The processor pads on the left; MiniLM's positions must count from the first real
+    token, or a short instruction batched with a long one reads differently than alone (the
+    compiled path pads every instruction to 32 tokens)."""
+    from spatial_ros.model.text import MiniLMTextEncoder, SentenceEncoder, load_tokenizer
+
+    tok = load_tokenizer("spatial_ros/checkpoints")
+    assert tok.padding_side == "left"
+    texts = ["pick up the red cup", "grab whatever is closest to you, then put it in the bowl"]
+    batch = tok(texts, padding=True, return_tensors="pt")
+    alone = [tok([t], return_tensors="pt") for t in texts]
+    sentence, tokens = SentenceEncoder(), MiniLMTextEncoder()
+    together = sentence(batch.input_ids, batch.attention_mask)
+    each = torch.cat([sentence(a.input_ids, a.attention_mask) for a in alone])
+    assert torch.allclose(together, each, atol=1e-5)
+    assert torch.allclose(together.norm(dim=-1), torch.ones(2))
+    short = tokens(batch.input_ids, batch.attention_mask)[0]
+    n = int(alone[0].attention_mask.sum())
+    assert torch.allclose(short[-n:], tokens(alone[0].input_ids, alone[0].attention_mask)[0],
+                          atol=1e-4)
+    assert short[:-n].abs().max() == 0  # padding stays zero
+    # a request and an off-task question lie farther apart than two wordings of a request
+    three = tok(["pick up the red cup", "grab the red mug for me", "tell me about black holes"],
+                padding=True, return_tensors="pt")
+    a, b, c = sentence(three.input_ids, three.attention_mask)
+    assert float(a @ b) > float(a @ c)

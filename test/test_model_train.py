@@ -339,7 +339,8 @@ def test_the_recipe_chain_ends_at_the_shipped_checkpoint():
     chained = _recipe_model_config(REPO / "config" / "train" / "side_grasp.yaml")
     # then the instruction gate, trained on text alone (spatial-ros train-gate)
     gate = load_config(TextGateConfig, REPO / "config" / "gate" / "instruction_gate.yaml")
-    chained.update(instruction_gate=True, instruction_gate_hidden=gate.hidden)
+    chained.update(instruction_gate=True, instruction_gate_reads=gate.reads,
+                   instruction_gate_hidden=gate.hidden)
     ignore = {"calibration_temperature"}  # fitted after training, not a recipe's choice
     assert {k: v for k, v in chained.items() if k not in ignore} == \
         {k: v for k, v in shipped.items() if k not in ignore}
@@ -430,7 +431,9 @@ def _prompt_root(root: Path) -> Path:
     return root
 
 
-def test_the_instruction_gate_trains_on_text_alone_and_nothing_else_moves(tmp_path, capsys):
+@pytest.mark.parametrize("reads", ["sentence", "words"])
+def test_the_instruction_gate_trains_on_text_alone_and_nothing_else_moves(tmp_path, capsys,
+                                                                         reads):
     """``spatial-ros train-gate``: the gate learns to accept held-out scene prompts and to
     refuse held-out nonsense; every other weight of the checkpoint is untouched."""
     cfg = dict(SMALL)
@@ -439,7 +442,9 @@ def test_the_instruction_gate_trains_on_text_alone_and_nothing_else_moves(tmp_pa
     root = _prompt_root(tmp_path / "prompts")
     gate_cfg = {"out_dir": str(tmp_path / "gate"), "init_from": str(tmp_path / "ck"),
                 "roots": [str(root)], "steps": 150, "batch_size": 64, "lr": 0.01,
-                "eval_every": 150, "num_threads": 1}
+                "eval_every": 150, "num_threads": 1, "reads": reads,
+                # a sentence vector costs a MiniLM pass, a word lookup nothing
+                "pool": 1000 if reads == "sentence" else 10000}
     (tmp_path / "gate.yaml").write_text(yaml.safe_dump(gate_cfg))
     assert cli_main(["train-gate", "--config", str(tmp_path / "gate.yaml")]) == 0
     assert "| prompts/val | yes |" in capsys.readouterr().out
@@ -450,7 +455,7 @@ def test_the_instruction_gate_trains_on_text_alone_and_nothing_else_moves(tmp_pa
     for family, most in (("letters", 0.1), ("keyboard", 0.1), ("words", 0.35)):
         assert rows[f"{family} (held out)"] <= most, rows
     trained = load_pretrained(tmp_path / "gate" / "final")
-    assert trained.config.instruction_gate
+    assert trained.config.instruction_gate and trained.config.instruction_gate_reads == reads
     before = model.state_dict()
     for name, value in trained.state_dict().items():
         if not name.startswith("instruction_gate."):

@@ -136,10 +136,12 @@ class SpatialMambaConfig:
     # geometry, and a gate on the instruction that picks which head answers
     # (``SideGraspHead``): side grasps learnt without touching the top-down head's answers
     side_grasp: bool = False
-    # a gate on the words alone that says whether they ask something of the scene at all;
+    # a gate on the text alone that says whether it asks something of the scene at all;
     # its probability multiplies the point's confidence, so nonsense and off-task text get
-    # a low one (``InstructionGate``, trained text only: ``model.train_text_gate``)
+    # a low one (``InstructionGate``, trained text only: ``model.train_text_gate``); it reads
+    # MiniLM's sentence vector ("sentence") or the frozen word vectors ("words", runs 17-18)
     instruction_gate: bool = False
+    instruction_gate_reads: Literal["words", "sentence"] = "words"
     instruction_gate_hidden: int = 64
     confidence_window: int = 1  # confidence = probability mass in a (2w+1)^2 cell window
     calibration_temperature: float = 1.0  # fitted on val after training

@@ -9,7 +9,9 @@ offset to the grasp centre, and back-projection through the camera intrinsics.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +26,7 @@ from spatial_ros.model.spatial_mamba import SpatialMamba
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 CANDIDATES = 8  # ranked cells per answer (Prediction.candidates); an object spans 1-4
+GATE_MEMORY = 4096  # instruction gate logits remembered, one per distinct text
 
 
 def _intrinsics_for(intr: Intrinsics, width: int, height: int) -> Intrinsics:
@@ -76,10 +79,13 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     depth_t = proc.normalize_depth(torch.stack(depth_lo).to(device), intr_t)
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
     t1 = time.perf_counter()
+    gate = instruction_logits(model, instructions)
     # the compiled graph (compiled_forward.py) is float32; bf16 runs eager under autocast
     compiled = getattr(model, "compiled_forward", None) if dtype == "float32" else None
     with torch.inference_mode(), _autocast(device, dtype):
         out = (compiled or model)(rgb_t, depth_t, ids, mask)
+        if gate is not None:
+            out = dataclasses.replace(out, instruction_logit=gate.to(device))
         point, conf, _ = model.decode_point(out)
         cand_pts, cand_prob = model.decode_candidates(out, candidates)
         contact = (point + out.contact_delta).clamp(0, 1)
@@ -120,13 +126,14 @@ def predict_batch(model: SpatialMamba, rgbs: Sequence, depths_m: Sequence,
     return preds
 
 
-def word_gate_logits(model: SpatialMamba, instructions: Sequence[str],
+def text_gate_logits(model: SpatialMamba, instructions: Sequence[str],
                      gate: str = "side_grasp") -> torch.Tensor:
-    """(B,) logits of a gate that reads only the words, no image: "side_grasp" (> 0: the
+    """(B,) logits of a gate that reads only the text, no image: "side_grasp" (> 0: the
     phrase asks for a side grasp, what ``predict`` decides ``grasp_approach`` by) or
-    "instruction" (> 0: the words read as a request about the scene)."""
+    "instruction" (> 0: the text reads as a request about the scene)."""
     if gate == "side_grasp" and model.config.side_grasp:
-        fn = model.side_grasp.gate_logit
+        def fn(words, ids, mask):
+            return model.side_grasp.gate_logit(words, mask)
     elif gate == "instruction" and model.config.instruction_gate:
         fn = model.instruction_gate
     else:
@@ -136,12 +143,40 @@ def word_gate_logits(model: SpatialMamba, instructions: Sequence[str],
     text = model.processor.tokenize(list(instructions))
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
     with torch.inference_mode():
-        return fn(model.text_encoder(ids, mask), mask).float().cpu()
+        return fn(model.text_encoder(ids, mask), ids, mask).float().cpu()
+
+
+def instruction_logits(model: SpatialMamba, instructions: Sequence[str]
+                       ) -> torch.Tensor | None:
+    """(B,) the instruction gate's logits (None without a gate), each text's remembered.
+
+    Why remembered: the gate reads only the text, and the same words come again and again
+    (the executor's "Pick up the red cube" at every try, an operator repeating, a bag
+    replayed), while a new one costs a MiniLM pass (~10 ms on 2 CPU threads, as much as the
+    rest of the model compiled). The memory keeps the last ``GATE_MEMORY`` texts and is
+    emptied when any gate weight changes (tensor versions count in-place updates).
+    """
+    if not model.config.instruction_gate:
+        return None
+    version = tuple(p._version for p in model.instruction_gate.parameters())
+    memory = model.__dict__.get("_instruction_memory")
+    if memory is None or memory[0] != version:
+        memory = (version, OrderedDict())
+        model.__dict__["_instruction_memory"] = memory
+    seen = memory[1]
+    new = [t for t in dict.fromkeys(instructions) if t not in seen]
+    if new:
+        seen.update(zip(new, text_gate_logits(model, new, "instruction").tolist(), strict=True))
+    for t in instructions:
+        seen.move_to_end(t)
+    while len(seen) > GATE_MEMORY:
+        seen.popitem(last=False)
+    return torch.tensor([seen[t] for t in instructions])
 
 
 def side_grasp_logits(model: SpatialMamba, instructions: Sequence[str]) -> torch.Tensor:
-    """(B,) the side-grasp gate's logits from the words alone (``word_gate_logits``)."""
-    return word_gate_logits(model, instructions, "side_grasp")
+    """(B,) the side-grasp gate's logits from the words alone (``text_gate_logits``)."""
+    return text_gate_logits(model, instructions, "side_grasp")
 
 
 def predict(model: SpatialMamba, rgb, depth_m, intrinsics: Intrinsics, instruction: str,

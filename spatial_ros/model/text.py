@@ -10,6 +10,9 @@ Two encoders, both frozen:
   backbone does the contextualisation.
 - ``minilm`` (base/large): the full 6-layer MiniLM encoder's contextual token vectors
   (384-d), ~10 ms per sentence on 2 CPU threads, loaded from the installed package.
+
+``SentenceEncoder`` (the same frozen MiniLM, one vector per sentence) feeds the instruction
+gate of any preset.
 """
 
 from __future__ import annotations
@@ -112,8 +115,27 @@ class MiniLMTextEncoder(nn.Module):
 
     @torch.no_grad()
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self._minilm(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # positions count from the first real token: the processor pads on the left, and
+        # BERT's default positions (0, 1, ... from the first pad) would shift every word
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+        out = self._minilm(input_ids=input_ids, attention_mask=attention_mask,
+                           position_ids=positions).last_hidden_state
         return out.float() * attention_mask.unsqueeze(-1)
+
+
+class SentenceEncoder(MiniLMTextEncoder):
+    """Frozen MiniLM sentence vectors: the mean of its contextual token vectors at unit length,
+    the vector all-MiniLM-L6-v2 was trained to compare sentences by. Why a sentence and not
+    its words: "grab whatever is closest to you" is a request with no object word in it, and
+    "tell me about black holes" is not one although "about" and "black" are scene words; the
+    whole sentence tells them apart where its words do not (docs/model.md, "Instruction
+    gate")."""
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, 384) unit vectors."""
+        tokens = super().forward(input_ids, attention_mask)
+        count = attention_mask.sum(-1, keepdim=True).clamp_min(1).float()
+        return torch.nn.functional.normalize(tokens.sum(1) / count, dim=-1)
 
 
 def build_text_encoder(kind: str, vocab_size: int, dim: int, init: bool = True) -> nn.Module:

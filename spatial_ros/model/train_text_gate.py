@@ -1,10 +1,12 @@
-"""Trains the gates that read only the words: the instruction gate (``InstructionGate``) and
+"""Trains the gates that read only the text: the instruction gate (``InstructionGate``) and
 the side-grasp gate (``SideGraspHead.gate``), and measures them.
 
-Why a trainer of its own: these gates read only the frozen word vectors, so they need no
-image, no tensor cache and no backbone pass; a step is a tokenizer call and a small layer,
-and a run (3,000 steps) takes about six minutes on two CPU cores. Each run starts the gate
-fresh (seeded) and leaves every other weight of the checkpoint as it was.
+Why a trainer of its own: these gates read only frozen text features (MiniLM's sentence
+vector, or its word vectors), so they need no image, no tensor cache and no backbone pass.
+The instruction gate's texts are drawn once into a pool whose sentence vectors are computed
+once (about 5 minutes for 80,000 texts on two CPU cores); a step is then a small MLP, and a
+run takes about 8 minutes. Each run starts the gate fresh (seeded) and leaves every other
+weight of the checkpoint as it was.
 
 - ``gate: instruction``: positives are the prompts of the datasets' train splits (some
   reworded: ``data.off_task.vary_prompt``), negatives ``data.off_task``'s families.
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from spatial_ros.data import grasp_wording, off_task
 from spatial_ros.model.checkpoint import load_pretrained, save_pretrained
-from spatial_ros.model.predict import word_gate_logits
+from spatial_ros.model.predict import text_gate_logits
 from spatial_ros.model.spatial_mamba import InstructionGate, SpatialMamba
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 EVAL_SPLITS = ("val", "test", "unseen")
 EVAL_NEGATIVES = 500  # per random family, held-out part
 GATES = ("instruction", "side_grasp")
+READS = ("sentence", "words")
 SIDE_KIND = "grasp_side"
 
 
@@ -54,6 +57,8 @@ class TextGateConfig:
     lr: float = 3e-3
     weight_decay: float = 0.01
     hidden: int = 64  # instruction gate's MLP width
+    reads: str = "sentence"  # instruction gate's input: sentence | words (InstructionGate)
+    pool: int = 40000  # instruction gate: texts per side, drawn once (their MiniLM vectors too)
     eval_every: int = 1000
     seed: int = 0
     num_threads: int = 2
@@ -61,6 +66,8 @@ class TextGateConfig:
     def __post_init__(self) -> None:
         if self.gate not in GATES:
             raise ValueError(f"gate must be one of {GATES}, got {self.gate!r}")
+        if self.reads not in READS:
+            raise ValueError(f"reads must be one of {READS}, got {self.reads!r}")
 
 
 def read_records(roots: list[str], split: str) -> dict[str, list[tuple[str, str]]]:
@@ -94,19 +101,35 @@ def word_pools(model: SpatialMamba, prompts: dict[str, dict[str, list[str]]]
     return off_task.split_word_pool(vocab, said)
 
 
-def _words(model: SpatialMamba, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frozen word vectors and mask of ``texts`` (the training gate's input)."""
+def _words(model: SpatialMamba, texts: list[str]
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Frozen word vectors, token ids and mask of ``texts`` (a training gate's input)."""
     device = next(model.parameters()).device
     enc = model.processor.tokenize(texts)
     ids, mask = enc.input_ids.to(device), enc.attention_mask.to(device)
     with torch.no_grad():
-        return model.text_encoder(ids, mask), mask
+        return model.text_encoder(ids, mask), ids, mask
+
+
+def sentence_features(gate: InstructionGate, model: SpatialMamba, texts: list[str],
+                      batch: int = 256) -> torch.Tensor:
+    """The sentence gate's frozen input for ``texts``, computed once (a MiniLM pass costs
+    about 4 ms per text here: far more than the gate's step). Sorted by length so a batch
+    pads little."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = torch.zeros(len(texts), gate.score[0].in_features)
+    for i in tqdm(range(0, len(texts), batch), desc="MiniLM sentence vectors", unit="batch"):
+        idx = order[i:i + batch]
+        words, ids, mask = _words(model, [texts[j] for j in idx])
+        with torch.no_grad():
+            out[torch.as_tensor(idx)] = gate.features(words, ids, mask).float().cpu()
+    return out
 
 
 def gate_logits(model: SpatialMamba, texts: list[str], gate: str = "instruction",
                 batch: int = 512) -> np.ndarray:
-    """``predict.word_gate_logits`` over any number of texts, ``batch`` at a time."""
-    out = [word_gate_logits(model, texts[i:i + batch], gate).numpy()
+    """``predict.text_gate_logits`` over any number of texts, ``batch`` at a time."""
+    out = [text_gate_logits(model, texts[i:i + batch], gate).numpy()
            for i in range(0, len(texts), batch)]
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -124,28 +147,43 @@ def _row(name: str, want: bool, p: np.ndarray) -> dict:
 
 
 class InstructionTask:
-    """Positives: scene prompts (reworded at times); negatives: ``data.off_task``."""
+    """Positives: scene prompts (reworded at times); negatives: ``data.off_task``. Both drawn
+    once into a pool of ``cfg.pool`` texts a side, so a sentence gate's MiniLM vectors are
+    computed once, not at every step."""
 
     def __init__(self, model: SpatialMamba, cfg: TextGateConfig) -> None:
         self.model, self.cfg = model, cfg
-        model.instruction_gate = InstructionGate(model.text_encoder.out_dim, cfg.hidden)
-        model.config.instruction_gate, model.config.instruction_gate_hidden = True, cfg.hidden
+        model.instruction_gate = InstructionGate(cfg.reads, model.text_encoder.out_dim,
+                                                 cfg.hidden)
+        model.config.instruction_gate = True
+        model.config.instruction_gate_reads = cfg.reads
+        model.config.instruction_gate_hidden = cfg.hidden
         self.module = model.instruction_gate
         self.prompts = {split: read_prompts(cfg.roots, split)
                         for split in ("train", *EVAL_SPLITS)}
-        self.positives = [p for ps in self.prompts["train"].values() for p in ps]
+        positives = [p for ps in self.prompts["train"].values() for p in ps]
         self.pools = word_pools(model, self.prompts)
-        log.info("%d train prompts; word pool %d train / %d held out", len(self.positives),
+        log.info("%d train prompts; word pool %d train / %d held out", len(positives),
                  len(self.pools["train"]), len(self.pools["test"]))
+        rng = np.random.default_rng(cfg.seed)
+        pos = [off_task.vary_prompt(positives[i], rng, self.pools["train"])
+               for i in rng.integers(len(positives), size=cfg.pool)]
+        neg = [t for _, t in off_task.sample_off_task(rng, cfg.pool, "train",
+                                                      self.pools["train"])]
+        self.texts = pos + neg
+        self.sentences = (sentence_features(self.module, model, self.texts)
+                          if cfg.reads == "sentence" else None)
 
-    def logits(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.module(words, mask)
+    def batch(self, rng: np.random.Generator, half: int) -> np.ndarray:
+        """Pool indices: ``half`` positives, then ``half`` negatives."""
+        n = self.cfg.pool
+        return np.concatenate([rng.integers(n, size=half), n + rng.integers(n, size=half)])
 
-    def batch(self, rng: np.random.Generator, half: int) -> tuple[list[str], list[str]]:
-        pos = [off_task.vary_prompt(self.positives[i], rng, self.pools["train"])
-               for i in rng.integers(len(self.positives), size=half)]
-        neg = [t for _, t in off_task.sample_off_task(rng, half, "train", self.pools["train"])]
-        return pos, neg
+    def logits(self, batch: np.ndarray) -> torch.Tensor:
+        if self.sentences is not None:
+            return self.module.logit(self.sentences[torch.as_tensor(batch)], None)
+        words, ids, mask = _words(self.model, [self.texts[i] for i in batch])
+        return self.module(words, ids, mask)
 
     def evaluate(self, seed: int = 1) -> list[dict]:
         """Dataset prompts of the held-out splits and the free requests should pass, every
@@ -183,16 +221,18 @@ class SideGraspTask:
                                     f"{cfg.roots}")
         log.info("%d side-grasp and %d other train prompts", len(self.side), len(self.other))
 
-    def logits(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.model.side_grasp.gate_logit(words, mask)
-
-    def batch(self, rng: np.random.Generator, half: int) -> tuple[list[str], list[str]]:
+    def batch(self, rng: np.random.Generator, half: int) -> list[str]:
+        """``half`` side-grasp texts, then ``half`` others."""
         pos = [self.side[i] for i in rng.integers(len(self.side), size=half)]
         pos = [grasp_wording.reword_side_request(p, rng) if rng.random() < 0.5 else p
                for p in pos]
         neg = [self.other[i] for i in rng.integers(len(self.other), size=half)]
         neg = [grasp_wording.other_side_use(p, rng) if rng.random() < 0.5 else p for p in neg]
-        return pos, neg
+        return pos + neg
+
+    def logits(self, texts: list[str]) -> torch.Tensor:
+        words, _, mask = _words(self.model, texts)
+        return self.model.side_grasp.gate_logit(words, mask)
 
     def evaluate(self, seed: int = 1) -> list[dict]:
         """Held-out splits: side-grasp prompts should open the gate, the others not; and the
@@ -246,9 +286,7 @@ def train_text_gate(cfg: TextGateConfig) -> dict:
     history = []
     bar = tqdm(range(cfg.steps), desc=f"{cfg.gate} gate", unit="step")
     for step in bar:
-        pos, neg = task.batch(rng, half)
-        words, mask = _words(model, pos + neg)
-        loss = F.binary_cross_entropy_with_logits(task.logits(words, mask), target)
+        loss = F.binary_cross_entropy_with_logits(task.logits(task.batch(rng, half)), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
