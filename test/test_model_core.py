@@ -426,6 +426,8 @@ def test_the_instruction_gate_reads_each_text_once(model, tmp_path, monkeypatch)
     new.predict(rgb, depth, INTR, "the blue bowl")
     new.predict(rgb, depth, INTR, "qwv")  # pushed out by the bowl: asked again
     assert asked[1:] == [["the blue bowl"], ["qwv"]]
+    two = new.predict_batch([rgb] * 2, [depth] * 2, INTR, ["a red cup", "a blue cup"])
+    assert all(p.instruction_score is not None for p in two)  # more texts than it keeps
 
 
 def test_colour_skip_added_to_a_checkpoint_starts_silent_and_carries_cell_colours(

@@ -167,11 +167,12 @@ def instruction_logits(model: SpatialMamba, instructions: Sequence[str]
     new = [t for t in dict.fromkeys(instructions) if t not in seen]
     if new:
         seen.update(zip(new, text_gate_logits(model, new, "instruction").tolist(), strict=True))
+    logits = torch.tensor([seen[t] for t in instructions])
     for t in instructions:
         seen.move_to_end(t)
-    while len(seen) > GATE_MEMORY:
+    while len(seen) > GATE_MEMORY:  # after reading: a batch may hold more texts than it keeps
         seen.popitem(last=False)
-    return torch.tensor([seen[t] for t in instructions])
+    return logits
 
 
 def side_grasp_logits(model: SpatialMamba, instructions: Sequence[str]) -> torch.Tensor:
