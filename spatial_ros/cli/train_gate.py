@@ -1,8 +1,9 @@
-"""``spatial-ros train-gate``: train the instruction gate on text alone (minutes, no images).
+"""``spatial-ros train-gate``: train a gate that reads only the text (minutes, no images).
 
-Adds ``InstructionGate`` to a checkpoint (default: the shipped one), trained against
-``data.off_task`` negatives, and prints how often it accepts held-out scene prompts, free
-requests and each held-out family of nonsense (docs/model.md, "Instruction gate").
+The config's ``gate`` picks which: ``instruction`` adds ``InstructionGate`` to a checkpoint
+(default: the shipped one), trained against ``data.off_task`` negatives; ``side_grasp``
+retrains the side-grasp head's gate. Prints how often the gate opens on each held-out set
+(docs/model.md, "Instruction gate").
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-gate", help="train the instruction gate on text (docs/model.md)")
+    p = sub.add_parser("train-gate",
+                       help="train a text-only gate: instruction or side-grasp (docs/model.md)")
     p.add_argument("--config", required=True, help="e.g. config/gate/instruction_gate.yaml")
     p.add_argument("--init-from", help="checkpoint to add the gate to (overrides init_from)")
     p.add_argument("--out", help="output directory (overrides out_dir)")

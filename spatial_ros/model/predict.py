@@ -139,11 +139,20 @@ def text_gate_logits(model: SpatialMamba, instructions: Sequence[str],
     else:
         raise ValueError(f"this checkpoint has no {gate} gate ({gate}: false)" if gate in
                          ("side_grasp", "instruction") else f"unknown gate {gate!r}")
+    words, ids, mask = encode_text(model, instructions)
+    with torch.inference_mode():
+        return fn(words, ids, mask).float().cpu()
+
+
+def encode_text(model: SpatialMamba, instructions: Sequence[str]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The text gates' inputs: frozen word vectors, token ids and mask, on the model's device
+    (no_grad, not inference_mode: a gate being trained reads them too)."""
     device = next(model.parameters()).device
     text = model.processor.tokenize(list(instructions))
     ids, mask = text.input_ids.to(device), text.attention_mask.to(device)
-    with torch.inference_mode():
-        return fn(model.text_encoder(ids, mask), ids, mask).float().cpu()
+    with torch.no_grad():
+        return model.text_encoder(ids, mask), ids, mask
 
 
 def instruction_logits(model: SpatialMamba, instructions: Sequence[str]

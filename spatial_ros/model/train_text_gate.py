@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from spatial_ros.data import grasp_wording, off_task
 from spatial_ros.model.checkpoint import load_pretrained, save_pretrained
-from spatial_ros.model.predict import text_gate_logits
+from spatial_ros.model.predict import encode_text, text_gate_logits
 from spatial_ros.model.spatial_mamba import InstructionGate, SpatialMamba
 
 log = logging.getLogger(__name__)
@@ -101,16 +101,6 @@ def word_pools(model: SpatialMamba, prompts: dict[str, dict[str, list[str]]]
     return off_task.split_word_pool(vocab, said)
 
 
-def _words(model: SpatialMamba, texts: list[str]
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Frozen word vectors, token ids and mask of ``texts`` (a training gate's input)."""
-    device = next(model.parameters()).device
-    enc = model.processor.tokenize(texts)
-    ids, mask = enc.input_ids.to(device), enc.attention_mask.to(device)
-    with torch.no_grad():
-        return model.text_encoder(ids, mask), ids, mask
-
-
 def sentence_features(gate: InstructionGate, model: SpatialMamba, texts: list[str],
                       batch: int = 256) -> torch.Tensor:
     """The sentence gate's frozen input for ``texts``, computed once (a MiniLM pass costs
@@ -120,7 +110,7 @@ def sentence_features(gate: InstructionGate, model: SpatialMamba, texts: list[st
     out = torch.zeros(len(texts), gate.score[0].in_features)
     for i in tqdm(range(0, len(texts), batch), desc="MiniLM sentence vectors", unit="batch"):
         idx = order[i:i + batch]
-        words, ids, mask = _words(model, [texts[j] for j in idx])
+        words, ids, mask = encode_text(model, [texts[j] for j in idx])
         with torch.no_grad():
             out[torch.as_tensor(idx)] = gate.features(words, ids, mask).float().cpu()
     return out
@@ -182,7 +172,7 @@ class InstructionTask:
     def logits(self, batch: np.ndarray) -> torch.Tensor:
         if self.sentences is not None:
             return self.module.logit(self.sentences[torch.as_tensor(batch)], None)
-        words, ids, mask = _words(self.model, [self.texts[i] for i in batch])
+        words, ids, mask = encode_text(self.model, [self.texts[i] for i in batch])
         return self.module(words, ids, mask)
 
     def evaluate(self, seed: int = 1) -> list[dict]:
@@ -231,7 +221,7 @@ class SideGraspTask:
         return pos + neg
 
     def logits(self, texts: list[str]) -> torch.Tensor:
-        words, _, mask = _words(self.model, texts)
+        words, _, mask = encode_text(self.model, texts)
         return self.model.side_grasp.gate_logit(words, mask)
 
     def evaluate(self, seed: int = 1) -> list[dict]:
